@@ -1,0 +1,11 @@
+import { defineConfig } from "vitest/config"
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    setupFiles: ["./test/utils/setup.ts"],
+    testTimeout: 30_000,
+    // Failing loudly on a stray rejection is part of the contract: nothing may end as an unhandled rejection.
+    dangerouslyIgnoreUnhandledErrors: false
+  }
+})
