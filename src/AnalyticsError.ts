@@ -1,0 +1,221 @@
+/**
+ * The one error type of the library: an `AnalyticsError` whose `reason` says what went wrong.
+ *
+ * Every reason knows whether trying again later could help (`isRetryable`), and every message is safe to
+ * log: none ever contains the write key.
+ *
+ * @since 0.1.0
+ */
+import * as Predicate from "effect/Predicate"
+import * as Schema from "effect/Schema"
+
+const TypeId = "~cdp-analytics-effect/AnalyticsError" as const
+
+/**
+ * A call was rejected before it was queued: a field broke a rule.
+ *
+ * `field` is the path of the offending field (`"event"`, `"properties.total"`, or `""` for the call itself).
+ *
+ * @category reasons
+ * @since 0.1.0
+ */
+export class ValidationError extends Schema.TaggedClass<ValidationError>()("ValidationError", {
+  call: Schema.String,
+  field: Schema.String,
+  rule: Schema.String
+}) {
+  get message(): string {
+    return this.field === "" ? `${this.call}: ${this.rule}` : `${this.call}: "${this.field}" ${this.rule}`
+  }
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * An option given to the client is invalid.
+ *
+ * @category reasons
+ * @since 0.1.0
+ */
+export class InvalidOption extends Schema.TaggedClass<InvalidOption>()("InvalidOption", {
+  option: Schema.String,
+  rule: Schema.String
+}) {
+  get message(): string {
+    return `option "${this.option}" ${this.rule}`
+  }
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * The encoded message is larger than the API accepts for one message (32 KB).
+ *
+ * @category reasons
+ * @since 0.1.0
+ */
+export class MessageTooLarge extends Schema.TaggedClass<MessageTooLarge>()("MessageTooLarge", {
+  call: Schema.String,
+  size: Schema.Number,
+  limit: Schema.Number
+}) {
+  get message(): string {
+    return `${this.call}: the encoded message is ${this.size} bytes, over the limit of ${this.limit} bytes`
+  }
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * The client already holds `maxQueueSize` messages that are not yet sent; the call was refused.
+ *
+ * @category reasons
+ * @since 0.1.0
+ */
+export class QueueFull extends Schema.TaggedClass<QueueFull>()("QueueFull", {
+  maxQueueSize: Schema.Number
+}) {
+  get message(): string {
+    return `the queue already holds maxQueueSize (${this.maxQueueSize}) messages; the call was refused`
+  }
+  get isRetryable(): boolean {
+    return true
+  }
+}
+
+/**
+ * The client was closed before the call; nothing was queued.
+ *
+ * @category reasons
+ * @since 0.1.0
+ */
+export class ClientClosed extends Schema.TaggedClass<ClientClosed>()("ClientClosed", {}) {
+  get message(): string {
+    return "the client is closed; the call was not sent"
+  }
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * The API answered with a status that means the batch was not accepted.
+ *
+ * @category reasons
+ * @since 0.1.0
+ */
+export class HttpError extends Schema.TaggedClass<HttpError>()("HttpError", {
+  status: Schema.Number,
+  body: Schema.String
+}) {
+  get message(): string {
+    const hint = this.status === 401 || this.status === 403 ? " (the write key is wrong or lacks access)" : ""
+    return `the API answered ${this.status}${hint}${this.body === "" ? "" : `: ${this.body}`}`
+  }
+  get isRetryable(): boolean {
+    return isRetryableStatus(this.status)
+  }
+}
+
+/**
+ * The request did not get an answer: a network error, a refused connection or a per-attempt timeout.
+ *
+ * @category reasons
+ * @since 0.1.0
+ */
+export class TransportError extends Schema.TaggedClass<TransportError>()("TransportError", {
+  description: Schema.String
+}) {
+  get message(): string {
+    return `the request failed: ${this.description}`
+  }
+  get isRetryable(): boolean {
+    return true
+  }
+}
+
+/**
+ * Close (or `closeAndFlush`) ran out of time before this message was delivered.
+ *
+ * @category reasons
+ * @since 0.1.0
+ */
+export class FlushTimeout extends Schema.TaggedClass<FlushTimeout>()("FlushTimeout", {
+  timeoutMillis: Schema.Number
+}) {
+  get message(): string {
+    return `the message was not delivered before the close timeout of ${this.timeoutMillis} ms`
+  }
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * @category reasons
+ * @since 0.1.0
+ */
+export const Reason = Schema.Union([
+  ValidationError,
+  InvalidOption,
+  MessageTooLarge,
+  QueueFull,
+  ClientClosed,
+  HttpError,
+  TransportError,
+  FlushTimeout
+])
+
+/**
+ * @category reasons
+ * @since 0.1.0
+ */
+export type Reason = typeof Reason.Type
+
+/**
+ * Whether a status means "try again later". 413 is handled apart (the batch is split), so it is not here.
+ *
+ * @category predicates
+ * @since 0.1.0
+ */
+export const isRetryableStatus = (status: number): boolean =>
+  status === 408 || status === 410 || status === 429 || (status >= 500 && status !== 501 && status !== 505)
+
+/**
+ * The error of every failing operation of the library.
+ *
+ * **When to use**
+ *
+ * Match on `error.reason._tag` (or use `Effect.catchReason`) to handle one cause.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class AnalyticsError extends Schema.TaggedError<AnalyticsError>()("AnalyticsError", {
+  reason: Reason
+}) {
+  readonly [TypeId] = TypeId
+
+  override get message(): string {
+    return this.reason.message
+  }
+
+  get isRetryable(): boolean {
+    return this.reason.isRetryable
+  }
+}
+
+/**
+ * @category guards
+ * @since 0.1.0
+ */
+export const isAnalyticsError = (u: unknown): u is AnalyticsError => Predicate.hasProperty(u, TypeId)
+
+/**
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (reason: Reason): AnalyticsError => new AnalyticsError({ reason })
