@@ -1,0 +1,183 @@
+/**
+ * The Effect face of the library: an `AnalyticsClient` service to compose into an application.
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { FetchHttpClient } from "effect/http"
+ * import { AnalyticsClient } from "cdp-analytics-effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const analytics = yield* AnalyticsClient.AnalyticsClient
+ *   yield* analytics.track({ userId: "019mr8mf4r", event: "added_to_cart", properties: { revenue: 39.95 } })
+ * })
+ *
+ * program.pipe(
+ *   Effect.provide(AnalyticsClient.layer({ writeKey: "YOUR_API_KEY" })),
+ *   Effect.provide(FetchHttpClient.layer),
+ *   Effect.runPromise // closing the layer's scope sends what is queued, then releases everything
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import type * as Config from "effect/Config"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import type * as HttpClient from "effect/http/HttpClient"
+import * as Layer from "effect/Layer"
+import * as PubSub from "effect/PubSub"
+import * as Random from "effect/Random"
+import * as Ref from "effect/Ref"
+import * as Stream from "effect/Stream"
+import * as AnalyticsConfig from "./AnalyticsConfig.ts"
+import { AnalyticsError } from "./AnalyticsError.ts"
+import * as Engine from "./internal/engine.ts"
+import * as Message from "./Message.ts"
+
+/**
+ * Messages that finally failed, with the reason.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface DeliveryFailure {
+  readonly error: AnalyticsError
+  readonly messages: ReadonlyArray<Message.WireMessage>
+}
+
+/**
+ * Each call validates its params, encodes the message and queues it, without waiting for the network. It succeeds
+ * with the message as it will be sent (with its `messageId`), or fails with an `AnalyticsError` whose reason is
+ * `ValidationError`, `MessageTooLarge`, `QueueFull` or `ClientClosed`; nothing is queued then.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Service {
+  readonly identify: (params: Message.IdentifyParams) => Effect.Effect<Message.WireMessage, AnalyticsError>
+  readonly track: (params: Message.TrackParams) => Effect.Effect<Message.WireMessage, AnalyticsError>
+  readonly page: (params: Message.PageParams) => Effect.Effect<Message.WireMessage, AnalyticsError>
+  readonly screen: (params: Message.ScreenParams) => Effect.Effect<Message.WireMessage, AnalyticsError>
+  readonly group: (params: Message.GroupParams) => Effect.Effect<Message.WireMessage, AnalyticsError>
+  readonly alias: (params: Message.AliasParams) => Effect.Effect<Message.WireMessage, AnalyticsError>
+  /**
+   * Sends everything queued now and completes when those messages are delivered or have finally failed. The client
+   * stays open. Concurrent flushes share the work.
+   */
+  readonly flush: Effect.Effect<void>
+  /**
+   * Every final delivery failure (a final status, retries used up, the close timeout). Subscribe before the
+   * failures happen; a subscriber that never reads keeps what it was sent.
+   */
+  readonly failures: Stream.Stream<DeliveryFailure>
+}
+
+/**
+ * @category services
+ * @since 0.1.0
+ */
+export class AnalyticsClient extends Context.Service<AnalyticsClient, Service>()(
+  "cdp-analytics-effect/AnalyticsClient"
+) {}
+
+/**
+ * What `layerTest` recorded.
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export class AnalyticsRecorder extends Context.Service<AnalyticsRecorder, {
+  /** Every accepted message, in call order, as it would have been sent. */
+  readonly messages: Effect.Effect<ReadonlyArray<Message.WireMessage>>
+  readonly clear: Effect.Effect<void>
+}>()("cdp-analytics-effect/AnalyticsRecorder") {}
+
+const methods = <R>(
+  accept: (type: Message.CallType, params: unknown) => Effect.Effect<Message.WireMessage, AnalyticsError, R>
+) => ({
+  identify: Effect.fn("AnalyticsClient.identify")((params: Message.IdentifyParams) => accept("identify", params)),
+  track: Effect.fn("AnalyticsClient.track")((params: Message.TrackParams) => accept("track", params)),
+  page: Effect.fn("AnalyticsClient.page")((params: Message.PageParams) => accept("page", params)),
+  screen: Effect.fn("AnalyticsClient.screen")((params: Message.ScreenParams) => accept("screen", params)),
+  group: Effect.fn("AnalyticsClient.group")((params: Message.GroupParams) => accept("group", params)),
+  alias: Effect.fn("AnalyticsClient.alias")((params: Message.AliasParams) => accept("alias", params))
+})
+
+/**
+ * Builds a client in the current scope. Closing the scope stops intake, sends what is queued, waits for in-flight
+ * requests and retries up to `closeTimeout`, and fails what is left with `FlushTimeout`.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = Effect.fnUntraced(function*(options: AnalyticsConfig.Options) {
+  const failures = yield* PubSub.unbounded<DeliveryFailure>()
+  const engine = yield* Engine.make(options, {
+    onSettled: (messages, error) => {
+      if (error !== undefined) {
+        PubSub.publishUnsafe(failures, { error, messages: messages.map((envelope) => envelope.message) })
+      }
+    }
+  })
+  return AnalyticsClient.of({
+    ...methods((type, params) => Effect.map(engine.acceptEffect(type, params), (envelope) => envelope.message)),
+    flush: Effect.withSpan(engine.flush, "AnalyticsClient.flush"),
+    failures: Stream.fromPubSub(failures)
+  })
+})
+
+/**
+ * The client as a layer. The `HttpClient` stays open, so you choose the transport: `FetchHttpClient.layer` (any
+ * runtime), `NodeHttpClient.layerUndici` or `NodeHttpClient.layerNodeHttp` from `@effect/platform-node`, or a mock.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = (
+  options: AnalyticsConfig.Options
+): Layer.Layer<AnalyticsClient, AnalyticsError, HttpClient.HttpClient> => Layer.effect(AnalyticsClient, make(options))
+
+/**
+ * The client as a layer whose options come from `Config`: by default `AnalyticsConfig.config`, which reads
+ * `CUSTOMERIO_WRITE_KEY`, `CUSTOMERIO_REGION`, `CUSTOMERIO_HOST` and the other `CUSTOMERIO_*` variables.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerConfig = (
+  config: Config.Config<AnalyticsConfig.Options> = AnalyticsConfig.config
+): Layer.Layer<AnalyticsClient, AnalyticsError | Config.ConfigError, HttpClient.HttpClient> =>
+  Layer.effect(AnalyticsClient, Effect.flatMap(config, make))
+
+/**
+ * A client for your own tests: calls are validated and encoded exactly as by the real client (time from `Clock`,
+ * ids from `Random`), then recorded in memory instead of sent. Read them with `AnalyticsRecorder`.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerTest: Layer.Layer<AnalyticsClient | AnalyticsRecorder> = Layer.effectContext(
+  Effect.gen(function*() {
+    const recorded = yield* Ref.make<ReadonlyArray<Message.WireMessage>>([])
+    const clock = yield* Clock.Clock
+    const random = yield* Random.Random
+    const encode = Message.makeEncoder({
+      now: () => clock.currentTimeMillisUnsafe(),
+      uuid: () => Message.uuidV4(random)
+    })
+    const client = AnalyticsClient.of({
+      ...methods((type, params) =>
+        Effect.suspend(() => Effect.fromResult(encode(type, params))).pipe(
+          Effect.mapError((reason) => new AnalyticsError({ reason })),
+          Effect.tap((encoded) => Ref.update(recorded, (all) => [...all, encoded.message])),
+          Effect.map((encoded) => encoded.message)
+        )
+      ),
+      flush: Effect.void,
+      failures: Stream.empty
+    })
+    const recorder = AnalyticsRecorder.of({ messages: Ref.get(recorded), clear: Ref.set(recorded, []) })
+    return Context.make(AnalyticsClient, client).pipe(Context.add(AnalyticsRecorder, recorder))
+  })
+)

@@ -1,0 +1,217 @@
+/**
+ * CONTRACT §3 and §6: the request on the wire, the status classes, backoff, Retry-After, 413 splitting.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Random from "effect/Random"
+import { TestClock } from "effect/testing"
+import { libraryName, libraryVersion } from "../src/internal/version.ts"
+import { host, settle, setup, writeKey } from "./utils/client.ts"
+import * as MockHttp from "./utils/MockHttp.ts"
+
+const track = (n: number) => ({ userId: `u${n}`, event: `e${n}` })
+
+/** A Random whose every draw is 0.5, so full jitter yields exactly half the capped delay. */
+const halfRandom = Effect.provideService(Random.Random, { nextDoubleUnsafe: () => 0.5, nextIntUnsafe: () => 42 })
+
+/** Records the clock time of each request, answering with `statuses` in turn and 200 after. */
+const timed = (times: Array<number>, ...statuses: Array<number | MockHttp.Answer>): MockHttp.Handler => {
+  const answer = MockHttp.statuses(...statuses)
+  return (request, index) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      times.push(now)
+      return answer(request, index)
+    })
+}
+
+describe("Transport", () => {
+  it.effect("posts one JSON batch with Basic auth, User-Agent and sentAt", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(Date.UTC(2026, 0, 2, 3, 4, 5))
+      const { client, next } = yield* setup()
+      const accepted = yield* client.track({ ...track(1), properties: { plan: "pro" } })
+      const request = yield* next
+      assert.strictEqual(request.url, `${host}/v1/batch`)
+      assert.strictEqual(request.headers["authorization"], `Basic ${Buffer.from(`${writeKey}:`).toString("base64")}`)
+      assert.strictEqual(request.headers["user-agent"], `${libraryName}/${libraryVersion}`)
+      assert.strictEqual(request.headers["content-type"], "application/json")
+      assert.isUndefined(request.headers["x-retry-count"])
+      assert.strictEqual(request.body.sentAt, "2026-01-02T03:04:05.000Z")
+      assert.deepStrictEqual(request.body.batch, [JSON.parse(JSON.stringify(accepted))])
+      const [message] = request.body.batch
+      assert.strictEqual(message.type, "track")
+      assert.strictEqual(message.timestamp, "2026-01-02T03:04:05.000Z")
+      assert.deepStrictEqual(message.context.library, { name: libraryName, version: libraryVersion })
+      assert.deepStrictEqual(message.integrations, {})
+      assert.match(message.messageId, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+    }))
+
+  it.effect("keeps a path prefix of host, and region \"eu\" picks the EU host", () =>
+    Effect.gen(function*() {
+      const proxied = yield* setup({ host: "https://proxy.test/cio/" })
+      yield* proxied.client.track(track(1))
+      assert.strictEqual((yield* proxied.next).url, "https://proxy.test/cio/v1/batch")
+      const eu = yield* setup({ host: undefined, region: "eu" })
+      yield* eu.client.track(track(1))
+      assert.strictEqual((yield* eu.next).url, "https://cdp-eu.customer.io/v1/batch")
+    }))
+
+  it.effect("gzip compresses the body; strictMode sends X-Strict-Mode", () =>
+    Effect.gen(function*() {
+      const { client, next } = yield* setup({ compression: "gzip", strictMode: true })
+      yield* client.track(track(1))
+      const request = yield* next
+      assert.strictEqual(request.headers["content-encoding"], "gzip")
+      assert.strictEqual(request.headers["x-strict-mode"], "1")
+      assert.strictEqual(request.body.batch[0].event, "e1")
+    }))
+
+  for (const status of [400, 401, 403, 404, 422, 501, 505]) {
+    it.effect(`${status} is final: one request, the messages fail with HttpError ${status}`, () =>
+      Effect.gen(function*() {
+        const { client, failures, requests } = yield* setup({}, MockHttp.statuses(status))
+        yield* client.track(track(1))
+        yield* client.flush
+        yield* TestClock.adjust(120_000)
+        assert.strictEqual(requests.length, 1)
+        assert.strictEqual(failures.length, 1)
+        const reason = failures[0].error.reason
+        assert.strictEqual(reason._tag, "HttpError")
+        if (reason._tag === "HttpError") assert.strictEqual(reason.status, status)
+        assert.isFalse(failures[0].error.isRetryable)
+      }))
+  }
+
+  for (const answer of [408, 410, 429, 500, 502, 503, 504, { error: "ECONNRESET" }]) {
+    const label = typeof answer === "number" ? String(answer) : "a network error"
+    it.effect(`${label} is retried with X-Retry-Count and the same messageIds`, () =>
+      Effect.gen(function*() {
+        const { client, failures, requests } = yield* setup({}, MockHttp.statuses(answer, answer))
+        yield* client.track(track(1))
+        const flushing = yield* Effect.forkChild(client.flush, { startImmediately: true })
+        yield* TestClock.adjust(120_000)
+        yield* Fiber.join(flushing)
+        assert.strictEqual(requests.length, 3)
+        assert.deepStrictEqual(requests.map((r) => r.headers["x-retry-count"]), [undefined, "1", "2"])
+        const ids = requests.map((r) => r.body.batch[0].messageId)
+        assert.strictEqual(new Set(ids).size, 1)
+        assert.strictEqual(failures.length, 0)
+      }))
+  }
+
+  it.effect("backs off exponentially from 500 ms with full jitter, capped at 60 s, for maxRetries retries", () =>
+    Effect.gen(function*() {
+      const times: Array<number> = []
+      const { client, failures, requests } = yield* setup({ maxRetries: 9 }, timed(times, ...Array(20).fill(500)))
+      yield* client.track(track(1))
+      yield* TestClock.adjust(1_000_000)
+      assert.strictEqual(requests.length, 10, "the first attempt and maxRetries retries")
+      const delays = times.slice(1).map((t, i) => t - times[i])
+      // Half of min(500 * 2^n, 60 000), because every random draw is 0.5.
+      assert.deepStrictEqual(delays, [250, 500, 1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000])
+      assert.strictEqual(failures.length, 1)
+      assert.strictEqual(failures[0].error.reason._tag, "HttpError")
+    }).pipe(halfRandom))
+
+  it.effect("Retry-After pauses the whole client and does not use up a retry", () =>
+    Effect.gen(function*() {
+      const times: Array<number> = []
+      const { client, failures, requests, next } = yield* setup(
+        { maxRetries: 0, maxEventsInBatch: 1 },
+        timed(times, 200, { status: 429, headers: { "retry-after": "7" } })
+      )
+      yield* client.track(track(0))
+      yield* next
+      yield* client.track(track(1))
+      yield* next
+      yield* settle // the 429 is read and the pause set
+      yield* client.track(track(2)) // a second batch during the pause waits too
+      yield* TestClock.adjust(6_999)
+      assert.strictEqual(requests.length, 2)
+      yield* TestClock.adjust(1)
+      yield* settle
+      assert.strictEqual(requests.length, 4)
+      assert.deepStrictEqual(times, [0, 0, 7_000, 7_000])
+      assert.strictEqual(failures.length, 0, "with maxRetries: 0 the batch still went through")
+    }))
+
+  it.effect("Retry-After as an HTTP date, clamped to at most 300 s", () =>
+    Effect.gen(function*() {
+      const times: Array<number> = []
+      yield* TestClock.setTime(Date.UTC(2026, 0, 1))
+      const { client, requests } = yield* setup(
+        {},
+        timed(times, { status: 503, headers: { "retry-after": "Fri, 02 Jan 2026 00:00:00 GMT" } })
+      )
+      yield* client.track(track(1))
+      yield* TestClock.adjust(299_999)
+      assert.strictEqual(requests.length, 1)
+      yield* TestClock.adjust(1)
+      yield* settle
+      assert.strictEqual(requests.length, 2)
+    }))
+
+  it.effect("413 splits the batch in half and sends each half; a single message that gets 413 fails", () =>
+    Effect.gen(function*() {
+      const { client, failures, requests, next } = yield* setup(
+        { maxEventsInBatch: 4 },
+        (request) =>
+          Effect.succeed({ status: request.body.batch.length > 1 || request.body.batch[0].event === "e4" ? 413 : 200 })
+      )
+      yield* client.track(track(0))
+      yield* next
+      for (let i = 1; i <= 4; i++) yield* client.track(track(i))
+      yield* client.flush
+      const sizes = requests.map((r) => r.body.batch.map((m: { event: string }) => m.event))
+      assert.deepStrictEqual(sizes, [["e0"], ["e1", "e2", "e3", "e4"], ["e1", "e2"], ["e1"], ["e2"], ["e3", "e4"], [
+        "e3"
+      ], ["e4"]])
+      assert.deepStrictEqual(failures.map((f) => f.messages.map((m) => m.event)), [["e4"]])
+      assert.strictEqual(failures[0].error.reason._tag, "HttpError")
+    }))
+
+  it.effect("times out a hung attempt after httpRequestTimeout and retries it", () =>
+    Effect.gen(function*() {
+      const times: Array<number> = []
+      const { client, requests } = yield* setup(
+        { httpRequestTimeout: 3_000 },
+        (request, index) =>
+          index === 0 ? Effect.andThen(timed(times)(request, index), Effect.never) : timed(times)(request, index)
+      )
+      yield* client.track(track(1))
+      yield* TestClock.adjust(2_999)
+      assert.strictEqual(requests.length, 1)
+      yield* TestClock.adjust(1)
+      yield* TestClock.adjust(1_000)
+      assert.strictEqual(requests.length, 2)
+      assert.strictEqual(requests[1].headers["x-retry-count"], "1")
+    }))
+
+  it.effect("disable: nothing is sent, calls and flush complete normally", () =>
+    Effect.gen(function*() {
+      const { client, requests, failures, close } = yield* setup({ disable: true })
+      yield* client.track(track(1))
+      yield* client.flush
+      yield* close
+      assert.strictEqual(requests.length, 0)
+      assert.strictEqual(failures.length, 0)
+    }))
+
+  it.effect("the write key never shows in an error, even when the server echoes it", () =>
+    Effect.gen(function*() {
+      const auth = `Basic ${Buffer.from(`${writeKey}:`).toString("base64")}`
+      const { client, failures } = yield* setup({}, () =>
+        Effect.succeed({ status: 401, body: `bad key ${writeKey} (${auth})` }))
+      yield* client.track(track(1))
+      yield* client.flush
+      assert.strictEqual(failures.length, 1)
+      const everything = [failures[0].error.message, String(failures[0].error), JSON.stringify(failures[0].error)]
+      for (const text of everything) {
+        assert.notInclude(text, writeKey)
+        assert.notInclude(text, auth)
+      }
+      assert.include(failures[0].error.message, "write key is wrong")
+    }))
+})
