@@ -1,0 +1,74 @@
+/**
+ * cdp-analytics-effect: the Customer.io Data Pipelines client built on Effect.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * The Effect service: `AnalyticsClient.layer(options)`, `layerConfig()`, `layerTest`.
+ *
+ * @since 0.1.0
+ */
+export * as AnalyticsClient from "./AnalyticsClient.ts"
+
+/**
+ * Options, defaults and the `Config` reader.
+ *
+ * @since 0.1.0
+ */
+export * as AnalyticsConfig from "./AnalyticsConfig.ts"
+
+/**
+ * The one error type, with a tagged `reason`.
+ *
+ * @since 0.1.0
+ */
+export * as AnalyticsError from "./AnalyticsError.ts"
+
+/**
+ * The `Metric`s the client updates.
+ *
+ * @since 0.1.0
+ */
+export * as AnalyticsMetrics from "./AnalyticsMetrics.ts"
+
+/**
+ * The queue consumer that forms batches.
+ *
+ * @since 0.1.0
+ */
+export * as Batcher from "./Batcher.ts"
+
+/**
+ * Call schemas, the wire message and its byte size.
+ *
+ * @since 0.1.0
+ */
+export * as Message from "./Message.ts"
+
+/**
+ * Sending one batch with retries.
+ *
+ * @since 0.1.0
+ */
+export * as Transport from "./Transport.ts"
+
+/**
+ * The Promise facade, a drop-in replacement for `@customerio/cdp-analytics-node`.
+ *
+ * @since 0.1.0
+ */
+export {
+  Analytics,
+  // What `require()` returns on Node 22+, so CommonJS code written for the original keeps working.
+  Analytics as "module.exports",
+  Analytics as default,
+  type AnalyticsEvents,
+  type AnalyticsSettings,
+  type Callback,
+  Context,
+  type EmittedError,
+  type ErrorCode,
+  ValidationError
+} from "./Analytics.ts"
+export type { AliasParams, GroupParams, IdentifyParams, PageParams, ScreenParams, TrackParams } from "./Message.ts"
