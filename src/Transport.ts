@@ -189,6 +189,8 @@ export const make = Effect.fnUntraced(function*(config: AnalyticsConfig.Resolved
     })
     const started = clock.currentTimeMillisUnsafe()
     const answer: Answer = yield* http.execute(req).pipe(
+      // Trace headers (b3, traceparent) would tell the API about the caller's spans; it has no use for them.
+      Effect.provideService(HttpClient.TracerPropagationEnabled, false),
       Effect.flatMap((response) =>
         Effect.map(response.text, (body): Answer => ({
           _tag: "Status",

@@ -176,6 +176,30 @@ describe("Batcher", () => {
       }
     }))
 
+  it.effect("settles each message once: half of a split batch delivered, the other half abandoned at close", () =>
+    Effect.gen(function*() {
+      const { client, requests, next, failures, closeInBackground } = yield* setup(
+        { closeTimeout: 1_000, maxEventsInBatch: 2 },
+        (request) =>
+          request.body.batch.length > 1
+            ? Effect.succeed({ status: 413 })
+            : request.body.batch[0].event === "e2"
+            ? Effect.never
+            : Effect.succeed({ status: 200 })
+      )
+      yield* client.track(track(0))
+      yield* next
+      yield* client.track(track(1))
+      yield* client.track(track(2))
+      const closing = yield* closeInBackground
+      yield* TestClock.adjust(1_000)
+      yield* Fiber.join(closing)
+      assert.deepStrictEqual(requests.map(events), [["e0"], ["e1", "e2"], ["e1"], ["e2"]])
+      assert.deepStrictEqual(failures.map((f) => [f.error.reason._tag, f.messages.map((m) => m.event)]), [
+        ["FlushTimeout", ["e2"]]
+      ])
+    }))
+
   it.effect("a call after close fails with ClientClosed and sends nothing", () =>
     Effect.gen(function*() {
       const { client, requests, close } = yield* setup()

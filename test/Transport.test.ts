@@ -38,6 +38,8 @@ describe("Transport", () => {
       assert.strictEqual(request.headers["user-agent"], `${libraryName}/${libraryVersion}`)
       assert.strictEqual(request.headers["content-type"], "application/json")
       assert.isUndefined(request.headers["x-retry-count"])
+      assert.isUndefined(request.headers["traceparent"], "no trace headers leak to the API")
+      assert.isUndefined(request.headers["b3"])
       assert.strictEqual(request.body.sentAt, "2026-01-02T03:04:05.000Z")
       assert.deepStrictEqual(request.body.batch, [JSON.parse(JSON.stringify(accepted))])
       const [message] = request.body.batch
