@@ -40,6 +40,13 @@ export * as AnalyticsMetrics from "./AnalyticsMetrics.ts"
 export * as Batcher from "./Batcher.ts"
 
 /**
+ * A local Pipelines-API-compatible collector on 127.0.0.1, with fault injection, for tests and demos.
+ *
+ * @since 0.1.0
+ */
+export * as Collector from "./Collector.ts"
+
+/**
  * Call schemas, the wire message and its byte size.
  *
  * @since 0.1.0
