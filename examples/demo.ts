@@ -1,0 +1,116 @@
+/**
+ * `npm run demo`: every documented call, sent through both faces of the library, then a summary.
+ *
+ * Without `CUSTOMERIO_WRITE_KEY` it starts the local collector on 127.0.0.1 and sends there. With it (and optionally
+ * `CUSTOMERIO_REGION=eu` or `CUSTOMERIO_HOST`), the same calls go to the real Customer.io API.
+ */
+import { NodeHttpClient } from "@effect/platform-node"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Ref from "effect/Ref"
+import * as Stream from "effect/Stream"
+import { Analytics, AnalyticsClient, Collector } from "../src/index.ts"
+
+const realKey = process.env.CUSTOMERIO_WRITE_KEY
+const collector = realKey === undefined ? await Collector.start({ writeKey: "demo-write-key" }) : undefined
+// Both faces take the same options.
+const options: { writeKey: string; host?: string | undefined; region?: "us" | "eu" } = collector === undefined
+  ? {
+    writeKey: realKey!,
+    region: process.env.CUSTOMERIO_REGION === "eu" ? "eu" : "us",
+    host: process.env.CUSTOMERIO_HOST || undefined
+  }
+  : { writeKey: "demo-write-key", host: collector.url }
+
+console.log(collector ? `Local collector listening on ${collector.url}` : "Sending to the Customer.io API")
+
+// 1. The Promise facade, exactly as the original library's documentation uses it.
+const outcomes = { delivered: 0, failed: 0 }
+const settled = (err: unknown) => (err ? outcomes.failed++ : outcomes.delivered++)
+const cioanalytics = new Analytics(options)
+cioanalytics.on("error", (err) => console.error(`error ${err.code}: ${err.reason.message}`))
+
+cioanalytics.identify({
+  userId: "019mr8mf4r",
+  traits: { name: "Cool Person", email: "cool.person@example.com", plan: "Enterprise", friends: 42 }
+}, settled)
+cioanalytics.track({
+  userId: "019mr8mf4r",
+  event: "added_to_cart",
+  properties: { product: "shoes", revenue: 39.95, qty: 1, size: 9 }
+}, settled)
+cioanalytics.track({
+  anonymousId: "48d213bb-95c3-4f8d-af97-86b2b404dcfe",
+  event: "added_to_cart",
+  properties: { product: "shoes", revenue: 39.95, qty: 1, size: 9 }
+}, settled)
+cioanalytics.page({
+  userId: "019mr8mf4r",
+  category: "Docs",
+  name: "Customer.io CDP",
+  properties: {
+    url: "https://customer.io/cdp/",
+    path: "/cdp/",
+    title: "Customer.io CDP",
+    referrer: "https://customer.io"
+  }
+}, settled)
+cioanalytics.screen({ userId: "019mr8mf4r", name: "Home", properties: { variant: "dark" } }, settled)
+cioanalytics.group({
+  userId: "019mr8mf4r",
+  groupId: "56",
+  traits: { name: "Initech", description: "Accounting Software", objectTypeId: 1 }
+}, settled)
+cioanalytics.track({ userId: "anonymous_user", event: "Anonymous Event" }, settled)
+cioanalytics.alias({ previousId: "anonymous_user", userId: "identified@example.com" }, settled)
+cioanalytics.identify({ userId: "identified@example.com", traits: { plan: "Free" } }, settled)
+cioanalytics.track({ userId: "identified@example.com", event: "Identified Action" }, settled)
+cioanalytics.track({
+  event: "Membership Upgraded",
+  userId: "97234974",
+  integrations: { "All": false, "Mixpanel": true, "Google Analytics": false }
+}, settled)
+cioanalytics.track({ userId: "019mr8mf4r", event: "Backfilled", timestamp: new Date("2024-01-15T10:00:00Z") }, settled)
+await cioanalytics.closeAndFlush()
+
+// 2. The Effect API: an AnalyticsClient layer whose scope closes (and drains) when the program ends.
+const program = Effect.gen(function*() {
+  const analytics = yield* AnalyticsClient.AnalyticsClient
+  const failures = yield* Ref.make(0)
+  yield* analytics.failures.pipe(
+    Stream.runForEach(({ messages }) => Ref.update(failures, (n) => n + messages.length)),
+    Effect.forkScoped
+  )
+  const sent = yield* Effect.forEach([
+    analytics.identify({ userId: "effect-user", traits: { plan: "Pro" } }),
+    analytics.track({ userId: "effect-user", event: "Signed Up", properties: { source: "demo" } }),
+    analytics.page({ userId: "effect-user", name: "Pricing" }),
+    analytics.screen({ anonymousId: "effect-device", name: "Settings" }),
+    analytics.group({ userId: "effect-user", groupId: 7, traits: { name: "Effect Inc", objectTypeId: 1 } }),
+    analytics.alias({ previousId: "effect-device", userId: "effect-user" })
+  ], (call) => call)
+  yield* analytics.flush
+  return { sent: sent.length, failed: yield* Ref.get(failures) }
+}).pipe(
+  Effect.scoped,
+  Effect.provide(AnalyticsClient.layer(options).pipe(Layer.provide(NodeHttpClient.layerUndici)))
+)
+const effectOutcome = await Effect.runPromise(program)
+
+// 3. What arrived.
+console.log(`\nPromise facade: ${outcomes.delivered} delivered, ${outcomes.failed} failed`)
+console.log(`Effect API:     ${effectOutcome.sent - effectOutcome.failed} delivered, ${effectOutcome.failed} failed`)
+if (collector !== undefined) {
+  const stats = collector.stats()
+  console.log(
+    `\nThe collector received ${stats.messages} messages in ${stats.requests} batches (${stats.bytes} bytes):`
+  )
+  for (const [type, count] of Object.entries(stats.byType)) console.log(`  ${type.padEnd(9)} ${count}`)
+  console.log(`  retries ${stats.retries}, duplicates ${stats.duplicates}, answers ${JSON.stringify(stats.answers)}`)
+  await collector.close()
+  const expected = outcomes.delivered + effectOutcome.sent - effectOutcome.failed
+  if (stats.messages !== expected || outcomes.failed > 0 || effectOutcome.failed > 0) {
+    console.error(`\nExpected ${expected} messages without failures: something was lost.`)
+    process.exitCode = 1
+  }
+}
