@@ -213,7 +213,9 @@ export class Analytics {
   readonly #engine: Engine.Engine
   readonly #closeTimeout: number
   #pending = 0
-  #closing: Promise<AnalyticsError | undefined> | undefined
+  #closing: Promise<void> | undefined
+  /** The first `FlushTimeout` of this client: what closing gave up on, for `closeAndFlush`'s callback. */
+  #abandoned: AnalyticsError | undefined
 
   /** Resolved at once: the client is ready when the constructor returns (kept for drop-in compatibility). */
   readonly ready: Promise<void> = Promise.resolve()
@@ -299,21 +301,12 @@ export class Analytics {
   ): Promise<void> {
     const done = typeof options === "function" ? options : callback
     const timeout = typeof options === "object" && options?.timeout !== undefined ? options.timeout : this.#closeTimeout
-    if (this.#closing === undefined) {
-      let abandoned: AnalyticsError | undefined
-      const unsubscribe = this.#watch((error) => {
-        if (error.reason._tag === "FlushTimeout") abandoned ??= error
-      })
-      this.#closing = this.#runtime.runPromise(this.#engine.close(timeout)).then(
-        () => this.#runtime.dispose(),
-        () => this.#runtime.dispose()
-      ).then(() => {
-        unsubscribe()
-        return abandoned
-      })
-    }
-    return this.#closing.then((abandoned) => {
-      if (done !== undefined) this.#guard(() => done(abandoned))
+    this.#closing ??= this.#runtime.runPromise(this.#engine.close(timeout)).then(
+      () => this.#runtime.dispose(),
+      () => this.#runtime.dispose()
+    )
+    return this.#closing.then(() => {
+      if (done !== undefined) this.#guard(() => done(this.#abandoned))
     })
   }
 
@@ -362,14 +355,8 @@ export class Analytics {
     }
   }
 
-  #errorWatchers = new Set<(error: AnalyticsError) => void>()
-  #watch(watcher: (error: AnalyticsError) => void): () => void {
-    this.#errorWatchers.add(watcher)
-    return () => this.#errorWatchers.delete(watcher)
-  }
-
   #reportError(error: AnalyticsError, ctx: Context | undefined): void {
-    for (const watcher of this.#errorWatchers) watcher(error)
+    if (error.reason._tag === "FlushTimeout") this.#abandoned ??= error
     this.#emit("error", { code: errorCodes[error.reason._tag], reason: error, ctx })
   }
 
@@ -380,8 +367,7 @@ export class Analytics {
         if (error !== undefined) {
           for (const envelope of messages) this.#reportError(error, new Context(envelope.message, error))
         } else {
-          const type = messages[0]?.message.type
-          if (type !== undefined && this.#hasAnyTypeListener()) {
+          if (this.#hasAnyTypeListener()) {
             for (const envelope of messages) this.#emit(envelope.message.type, new Context(envelope.message))
           }
         }

@@ -42,8 +42,6 @@ export class Envelope implements Batcher.Queued, Transport.Payload {
 export interface Hooks {
   /** Told once per settled part of a batch, after the messages' own callbacks. */
   readonly onSettled?: ((messages: ReadonlyArray<Envelope>, error: AnalyticsError | undefined) => void) | undefined
-  /** Told when a user callback or hook throws: such errors must not break the client. */
-  readonly onCallbackError?: ((error: unknown) => void) | undefined
   readonly observer?: Transport.Observer | undefined
 }
 
@@ -77,11 +75,11 @@ export const make = Effect.fnUntraced(function*(
   const count = (metric: typeof AnalyticsMetrics.enqueued, n: number) => metric.updateUnsafe(n, metrics)
 
   const guard = (run: () => void) => {
-    // User code (callbacks, listeners) runs here; its exceptions must never reach the engine's fibers.
     try {
       run()
-    } catch (error) {
-      if (hooks.onCallbackError !== undefined) guard(() => hooks.onCallbackError!(error))
+    } catch {
+      // User code (callbacks, listeners) runs here. It has no caller to throw to, and its exceptions must never
+      // reach the engine's fibers, so they are dropped, as the contract promises a throwing callback is harmless.
     }
   }
 
