@@ -200,6 +200,16 @@ describe("Batcher", () => {
       ])
     }))
 
+  it.effect("a defect in the HttpClient fails the batch instead of stranding it", () =>
+    Effect.gen(function*() {
+      const { client, failures } = yield* setup({}, () => Effect.die(new Error("broken transport layer")))
+      yield* client.track(track(1))
+      yield* client.flush
+      assert.strictEqual(failures.length, 1)
+      assert.strictEqual(failures[0].error.reason._tag, "TransportError")
+      assert.include(failures[0].error.message, "broken transport layer")
+    }))
+
   it.effect("a call after close fails with ClientClosed and sends nothing", () =>
     Effect.gen(function*() {
       const { client, requests, close } = yield* setup()

@@ -13,7 +13,7 @@ import * as Random from "effect/Random"
 import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
 import * as AnalyticsConfig from "../AnalyticsConfig.ts"
-import { AnalyticsError, ClientClosed, FlushTimeout, QueueFull } from "../AnalyticsError.ts"
+import { AnalyticsError, ClientClosed, FlushTimeout, QueueFull, TransportError } from "../AnalyticsError.ts"
 import * as AnalyticsMetrics from "../AnalyticsMetrics.ts"
 import * as Batcher from "../Batcher.ts"
 import * as Message from "../Message.ts"
@@ -61,6 +61,9 @@ export interface Engine {
   readonly queued: () => number
   readonly inFlight: () => number
 }
+
+const describe = (defect: unknown): string =>
+  `unexpected defect: ${defect instanceof Error ? defect.message : String(defect)}`
 
 const fail = (reason: AnalyticsError["reason"]) => Result.fail(new AnalyticsError({ reason }))
 
@@ -113,7 +116,14 @@ export const make = Effect.fnUntraced(function*(
       Effect.suspend(() => {
         AnalyticsMetrics.queueDepth.updateUnsafe(queue.queued(), metrics)
         return transport.send(batch, settle)
-      }),
+      }).pipe(
+        // A defect (a broken HttpClient layer, a bug) must still settle every message, never strand it.
+        Effect.catchDefect((defect) =>
+          Effect.sync(() =>
+            settle(batch, new AnalyticsError({ reason: new TransportError({ description: describe(defect) }) }))
+          )
+        )
+      ),
     (messages, timeoutMillis) => settle(messages, new AnalyticsError({ reason: new FlushTimeout({ timeoutMillis }) }))
   )
 
