@@ -284,6 +284,8 @@ export class Analytics {
    * stays open. Never rejects.
    */
   flush(): Promise<void> {
+    // After close everything is settled already, and the runtime is gone.
+    if (this.#closing !== undefined) return this.#closing
     return this.#runtime.runPromise(this.#engine.flush)
   }
 

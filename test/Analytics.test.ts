@@ -271,6 +271,7 @@ describe("Analytics (contract)", () => {
     const analytics = client({ host: server.host })
     await analytics.closeAndFlush()
     await analytics.closeAndFlush() // idempotent
+    await analytics.flush() // resolves: nothing is left to send
     const events: Array<unknown> = []
     analytics.on("call_after_close", (event) => events.push(event))
     const err = await new Promise<AnalyticsError | undefined>((resolve) =>
