@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
+import * as Option from "effect/Option"
 import type * as Random from "effect/Random"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
@@ -13,6 +14,7 @@ import type * as SchemaAST from "effect/SchemaAST"
 import * as SchemaGetter from "effect/SchemaGetter"
 import type * as SchemaIssue from "effect/SchemaIssue"
 import * as SchemaParser from "effect/SchemaParser"
+import * as SchemaTransformation from "effect/SchemaTransformation"
 import { MessageTooLarge, ValidationError } from "./AnalyticsError.ts"
 import { libraryName, libraryVersion } from "./internal/version.ts"
 
@@ -138,6 +140,8 @@ export interface PageParams extends CommonParams {
  */
 export interface ScreenParams extends CommonParams {
   name?: string | undefined
+  /** Sent as the message's top-level `category` (unlike `page`, not copied into `properties`). */
+  category?: string | undefined
   properties?: Record<string, any> | undefined
 }
 
@@ -477,12 +481,23 @@ const fastIntegrations = (u: unknown): unknown => isPlainObject(u) && checkInteg
 
 const RequiredId = withFast(Id, false, fastId)
 const RequiredNonEmptyString = withFast(NonEmptyString, false, fastNonEmptyString)
-const OptionalId = withFast(Schema.optional(Id), true, fastId)
-const OptionalNonEmptyString = withFast(Schema.optional(NonEmptyString), true, fastNonEmptyString)
-const OptionalString = withFast(Schema.optional(Schema.String), true, fastString)
-const OptionalTimestamp = withFast(Schema.optional(Timestamp), true, fastTimestamp)
-const OptionalJsonObject = withFast(Schema.optional(JsonObjectField), true, fastJsonObject)
-const OptionalIntegrations = withFast(Schema.optional(IntegrationsField), true, fastIntegrations)
+// An optional field given as null is absent, as in Segment's runtime: JSON APIs and ORMs hand out nulls for "no
+// value". A required field given as null is still refused.
+const optionalOrNull = <S extends Schema.Top>(schema: S) =>
+  Schema.optional(Schema.NullOr(schema)).pipe(Schema.decodeTo(
+    Schema.optional(Schema.toType(schema)),
+    SchemaTransformation.transformOptional({
+      decode: (value) => Option.filter(value, (v) => v !== null) as Option.Option<S["Type"] | undefined>,
+      encode: (value) => value
+    })
+  ))
+
+const OptionalId = withFast(optionalOrNull(Id), true, fastId)
+const OptionalNonEmptyString = withFast(optionalOrNull(NonEmptyString), true, fastNonEmptyString)
+const OptionalString = withFast(optionalOrNull(Schema.String), true, fastString)
+const OptionalTimestamp = withFast(optionalOrNull(Timestamp), true, fastTimestamp)
+const OptionalJsonObject = withFast(optionalOrNull(JsonObjectField), true, fastJsonObject)
+const OptionalIntegrations = withFast(optionalOrNull(IntegrationsField), true, fastIntegrations)
 
 type FastDecoder = (input: unknown) => NormalizedCall | undefined
 
@@ -514,7 +529,7 @@ const makeFastDecoder = (
       const key = keys[i]!
       const value = record[key]
       const field = plan[i]!
-      if (value === undefined) {
+      if (value === undefined || value === null) {
         if (field.optional) continue
         return undefined
       }
@@ -645,7 +660,8 @@ export const Page = PageInput.pipe(Schema.decodeTo(PageCall, {
 export type Page = typeof Page.Type
 
 /**
- * Decodes `screen` params: `userId` or `anonymousId`, optional `name` and `properties`.
+ * Decodes `screen` params: `userId` or `anonymousId`, optional `name`, `category` and `properties`. `category` is
+ * sent top-level only: Segment's libraries copy it into `properties` for `page`, not for `screen`.
  *
  * @category schemas
  * @since 0.1.0
@@ -653,6 +669,7 @@ export type Page = typeof Page.Type
 export const Screen = Schema.Struct({
   ...common,
   name: OptionalString,
+  category: OptionalString,
   properties: OptionalJsonObject
 }).check(hasIdentity)
 

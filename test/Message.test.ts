@@ -174,6 +174,15 @@ describe("Message", () => {
       assert.notProperty(wire("page", { userId: "u", name: "Home" }), "properties")
     })
 
+    it("sends screen's category top-level, without copying it into properties", () => {
+      const properties = { size: "xl" }
+      const message = wire("screen", { userId: "u", name: "Cart", category: "Shop", properties })
+      assert.strictEqual(message.category, "Shop")
+      assert.deepStrictEqual(message.properties, { size: "xl" })
+      assert.notProperty(wire("screen", { userId: "u", category: "Shop" }), "properties")
+      assertAgreesWithSchema("screen", { userId: "u", name: "Cart", category: "Shop", properties })
+    })
+
     it("keeps the caller's context (context.ip passes through) and sets context.library, ours winning", () => {
       const message = wire("identify", {
         userId: "u",
@@ -299,11 +308,14 @@ describe("Message", () => {
     })
 
     it("accepts ids that are non-empty strings or finite numbers only", () => {
-      for (const id of ["", NaN, Infinity, -Infinity, true, null, {}, ["u"], 10n]) {
+      for (const id of ["", NaN, Infinity, -Infinity, true, {}, ["u"], 10n]) {
         assertInvalid("identify", { userId: id }, "userId", ID_RULE)
         assertInvalid("identify", { userId: "u", anonymousId: id }, "anonymousId", ID_RULE)
       }
       assertInvalid("alias", { previousId: NaN, userId: "u" }, "previousId", ID_RULE)
+      // null is "absent" (see below): where an id is required it is still refused
+      assertInvalid("alias", { previousId: null, userId: "u" }, "previousId", ID_RULE)
+      assertInvalid("group", { groupId: null }, "groupId", ID_RULE)
     })
 
     it("requires messageId to be a non-empty string and name/category to be strings", () => {
@@ -311,7 +323,45 @@ describe("Message", () => {
       assertInvalid("track", { userId: "u", event: "e", messageId: 5 }, "messageId", "must be a non-empty string")
       assertInvalid("page", { userId: "u", name: 5 }, "name", "must be a string")
       assertInvalid("page", { userId: "u", category: ["Docs"] }, "category", "must be a string")
-      assertInvalid("screen", { userId: "u", name: null }, "name", "must be a string")
+      assertInvalid("screen", { userId: "u", name: 5 }, "name", "must be a string")
+      assertInvalid("screen", { userId: "u", category: false }, "category", "must be a string")
+    })
+
+    it("treats null in an optional top-level field as absent, as Segment's runtime does", () => {
+      const absent = {
+        anonymousId: null,
+        traits: null,
+        properties: null,
+        context: null,
+        integrations: null,
+        timestamp: null,
+        messageId: null,
+        name: null,
+        category: null
+      }
+      const message = wire("page", { userId: "u", ...absent })
+      assert.deepStrictEqual(Object.keys(message).toSorted(), [
+        "_metadata",
+        "context",
+        "integrations",
+        "messageId",
+        "timestamp",
+        "type",
+        "userId"
+      ])
+      assert.strictEqual(message.timestamp, NOW_ISO) // generated, not null
+      assert.deepStrictEqual(message.integrations, {})
+      assert.strictEqual(wire("track", { userId: null, anonymousId: "a", event: "e" }).anonymousId, "a")
+      assert.notProperty(wire("identify", { userId: "u", anonymousId: null }), "anonymousId")
+      for (const type of Message.callTypes) assertAgreesWithSchema(type, { userId: "u", groupId: "g", ...absent })
+    })
+
+    it("still refuses null where the field is required", () => {
+      assertInvalid("identify", { userId: null }, "userId", IDENTITY_RULE)
+      assertInvalid("track", { userId: null, anonymousId: null, event: "e" }, "userId", IDENTITY_RULE)
+      assertInvalid("track", { userId: "u", event: null }, "event", "must be a non-empty string")
+      assertInvalid("alias", { previousId: "p", userId: null }, "userId", ID_RULE)
+      assertInvalid("group", { userId: "u", groupId: null }, "groupId", ID_RULE)
     })
 
     it("requires a valid Date or ISO-8601 string as timestamp", () => {
