@@ -8,7 +8,8 @@
  *
  * @since 0.1.0
  */
-import { NodeHttpClient } from "@effect/platform-node"
+// By path, not the package barrel: the barrel loads every Node module of the platform, a second of cold start.
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as EffectContext from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -401,13 +402,31 @@ export class Analytics {
     if (reason._tag === "ValidationError") throw new ValidationError(reason.call, reason.field, reason.message)
     // Refused after validation (too large, queue full, closed): reported like a delivery outcome, never thrown,
     // and after the call returns, as a callback always is.
-    queueMicrotask(() => {
-      if (reason._tag === "ClientClosed") {
-        this.#emit("call_after_close", { ...(params as Record<string, unknown>), type })
-      }
+    // Only what the report needs is kept until it runs (not the caller's params), in one list drained by one
+    // microtask, and nothing when nobody would see it: a loop of calls refused during an outage must not hold
+    // memory in proportion to the calls.
+    const closed = reason._tag === "ClientClosed" ? { ...(params as Record<string, unknown>), type } : undefined
+    if (callback === undefined && !this.#has("error") && (closed === undefined || !this.#has("call_after_close"))) {
+      return
+    }
+    if (this.#refusals.length === 0) queueMicrotask(() => this.#reportRefusals())
+    this.#refusals.push({ error, callback, closed })
+  }
+
+  readonly #refusals: Array<{
+    readonly error: AnalyticsError
+    readonly callback: Callback | undefined
+    readonly closed: AnalyticsEvents["call_after_close"][0] | undefined
+  }> = []
+
+  #reportRefusals(): void {
+    // Taken first: a callback that makes another refused call schedules its own report.
+    const refusals = this.#refusals.splice(0)
+    for (const { callback, closed, error } of refusals) {
+      if (closed !== undefined) this.#emit("call_after_close", closed)
       this.#reportError(error, undefined)
       if (callback !== undefined) this.#guard(() => callback(error, undefined))
-    })
+    }
   }
 }
 

@@ -24,12 +24,14 @@ import * as Clock from "effect/Clock"
 import type * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import type * as HttpClient from "effect/http/HttpClient"
 import * as Layer from "effect/Layer"
 import * as PubSub from "effect/PubSub"
 import * as Random from "effect/Random"
 import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
+import type * as Take from "effect/Take"
 import * as AnalyticsConfig from "./AnalyticsConfig.ts"
 import { AnalyticsError } from "./AnalyticsError.ts"
 import * as Engine from "./internal/engine.ts"
@@ -68,7 +70,9 @@ export interface Service {
   readonly flush: Effect.Effect<void>
   /**
    * Every final delivery failure (a final status, retries used up, the close timeout). Subscribe before the
-   * failures happen; a subscriber that never reads keeps what it was sent.
+   * failures happen; a subscriber that never reads keeps what it was sent. The stream ends when the client is
+   * closed, after the failures of the close itself: to see those, run the subscriber in a scope that outlives the
+   * client's.
    */
   readonly failures: Stream.Stream<DeliveryFailure>
 }
@@ -112,18 +116,22 @@ const methods = <R>(
  * @since 0.1.0
  */
 export const make = Effect.fnUntraced(function*(options: AnalyticsConfig.Options) {
-  const failures = yield* PubSub.unbounded<DeliveryFailure>()
+  // Takes, so the stream can end: without an end a subscriber never knows it has seen close's last failure.
+  const failures = yield* PubSub.unbounded<Take.Take<DeliveryFailure>>()
+  // Added before the engine's own finalizer, so it runs after it (last-in first-out): once close has settled
+  // everything.
+  yield* Effect.addFinalizer(() => PubSub.end(failures, Exit.void))
   const engine = yield* Engine.make(options, {
     onSettled: (messages, error) => {
       if (error !== undefined) {
-        PubSub.publishUnsafe(failures, { error, messages: messages.map((envelope) => envelope.message) })
+        PubSub.publishUnsafe(failures, [{ error, messages: messages.map((envelope) => envelope.message) }])
       }
     }
   })
   return AnalyticsClient.of({
-    ...methods((type, params) => Effect.map(engine.acceptEffect(type, params), (envelope) => envelope.message)),
+    ...methods(engine.acceptEffect),
     flush: Effect.withSpan(engine.flush, "AnalyticsClient.flush"),
-    failures: Stream.fromPubSub(failures)
+    failures: Stream.fromPubSubTake(failures)
   })
 })
 

@@ -126,7 +126,13 @@ export const retrySchedule = (maxRetries: number): Schedule.Schedule<Duration.Du
 
 /** One attempt's outcome, before it is judged. */
 type Answer =
-  | { readonly _tag: "Status"; readonly status: number; readonly body: string; readonly retryAfter: string | undefined }
+  | {
+    readonly _tag: "Status"
+    readonly status: number
+    readonly headers: Headers.Headers
+    readonly body: string
+    readonly retryAfter: string | undefined
+  }
   | { readonly _tag: "NoAnswer"; readonly description: string }
 
 /**
@@ -148,9 +154,16 @@ export const make = Effect.fnUntraced(function*(config: AnalyticsConfig.Resolved
     })
   )
   const authorization = baseRequest.headers["authorization"]!
-  // A server may echo what it was sent; nothing we keep or emit may carry the key.
-  const scrub = (text: string): string =>
-    text.split(writeKey).join("<redacted>").split(authorization).join("<redacted>")
+  // A server may echo what it was sent, the Basic token alone included; nothing we keep or emit may carry the key.
+  // The whole header goes first: its token would otherwise leave "Basic <redacted>" (harmless, but less clear).
+  const secrets = [authorization, authorization.slice("Basic ".length), writeKey]
+  const scrub = (text: string): string => secrets.reduce((out, secret) => out.split(secret).join("<redacted>"), text)
+
+  const scrubHeaders = (headers: Headers.Headers): Record<string, string> => {
+    const out: Record<string, string> = {}
+    for (const [name, value] of Object.entries(headers)) out[name] = scrub(value)
+    return out
+  }
 
   let pausedUntil = 0
   let retries = 0
@@ -195,7 +208,9 @@ export const make = Effect.fnUntraced(function*(config: AnalyticsConfig.Resolved
         Effect.map(response.text, (body): Answer => ({
           _tag: "Status",
           status: response.status,
-          body: scrub(body.length > 500 ? `${body.slice(0, 500)}…` : body),
+          headers: response.headers,
+          // Scrubbed before it is cut, so a key straddling the cut leaves no part of itself behind.
+          body: ((scrubbed) => scrubbed.length > 500 ? `${scrubbed.slice(0, 500)}…` : scrubbed)(scrub(body)),
           retryAfter: response.headers["retry-after"]
         }))
       ),
@@ -212,7 +227,7 @@ export const make = Effect.fnUntraced(function*(config: AnalyticsConfig.Resolved
     observer.onResponse?.({
       url: config.url,
       status: answer._tag === "Status" ? answer.status : undefined,
-      headers: {},
+      headers: answer._tag === "Status" ? scrubHeaders(answer.headers) : {},
       durationMillis: clock.currentTimeMillisUnsafe() - started,
       retryCount
     })

@@ -293,13 +293,16 @@ describe("Analytics (contract)", () => {
       headers = { ...request.headers }
       seen.push("http_request")
     })
-    analytics.on("http_response", (response) => seen.push(`http_response:${response.status}`))
+    analytics.on(
+      "http_response",
+      (response) => seen.push(`http_response:${response.status}:${response.headers["content-type"]}`)
+    )
     const drained = new Promise<void>((resolve) => analytics.once("drained", resolve))
     analytics.identify({ userId: "u" })
     analytics.track({ userId: "u", event: "x" })
     await analytics.flush()
     await drained
-    assert.includeMembers(seen, ["http_request", "http_response:200", "identify", "track:x"])
+    assert.includeMembers(seen, ["http_request", "http_response:200:application/json", "identify", "track:x"])
     assert.strictEqual(headers.authorization, "<redacted>")
     assert.notInclude(JSON.stringify(headers), writeKey)
   })

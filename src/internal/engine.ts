@@ -22,20 +22,30 @@ import * as Transport from "../Transport.ts"
 /** Called once per accepted message when it is settled; `error` is `undefined` when it was delivered. */
 export type Callback = (error: AnalyticsError | undefined, message: Message.WireMessage) => void
 
-/** A queued message: its wire form, its JSON (encoded once), and who to tell when it is settled. */
+/**
+ * A queued message: its JSON (encoded once), its size, and who to tell when it is settled.
+ *
+ * Only the JSON is kept, not the message object (nor, through it, the caller's properties): a queued message is
+ * then one flat string, half the heap of the object graph, and the garbage collector has one object to move
+ * instead of a tree. The few who need the message (callbacks, event listeners, failures) get it parsed back from
+ * that JSON, which is exactly what was sent.
+ */
 export class Envelope implements Batcher.Queued, Transport.Payload {
-  readonly message: Message.WireMessage
   readonly json: string
   readonly bytes: number
   readonly enqueuedAt: number
   readonly callback: Callback | undefined
   settled = false
+  #message: Message.WireMessage | undefined
   constructor(encoded: Message.Encoded, enqueuedAt: number, callback: Callback | undefined) {
-    this.message = encoded.message
     this.json = encoded.json
     this.bytes = encoded.bytes
     this.enqueuedAt = enqueuedAt
     this.callback = callback
+  }
+  /** The message as sent, parsed from its JSON on first use. */
+  get message(): Message.WireMessage {
+    return this.#message ??= JSON.parse(this.json)
   }
 }
 
@@ -47,19 +57,28 @@ export interface Hooks {
 
 export interface Engine {
   readonly config: AnalyticsConfig.Resolved
-  /** Validates, encodes and queues without waiting. Never throws. */
+  /** Validates, encodes and queues without waiting, and returns the message as it will be sent. Never throws. */
   readonly accept: (
     type: Message.CallType,
     params: unknown,
     callback?: Callback | undefined
-  ) => Result.Result<Envelope, AnalyticsError>
+  ) => Result.Result<Message.WireMessage, AnalyticsError>
   /** As `accept`, but with `overflow: "suspend"` waits for room instead of failing with `QueueFull`. */
-  readonly acceptEffect: (type: Message.CallType, params: unknown) => Effect.Effect<Envelope, AnalyticsError>
+  readonly acceptEffect: (type: Message.CallType, params: unknown) => Effect.Effect<Message.WireMessage, AnalyticsError>
   readonly flush: Effect.Effect<void>
   readonly close: (timeout?: Duration.Input | undefined) => Effect.Effect<void>
   readonly isClosed: () => boolean
   readonly queued: () => number
   readonly inFlight: () => number
+}
+
+const guard = (run: () => void) => {
+  try {
+    run()
+  } catch {
+    // User code (callbacks, listeners) runs here. It has no caller to throw to, and its exceptions must never
+    // reach the engine's fibers, so they are dropped, as the contract promises a throwing callback is harmless.
+  }
 }
 
 const describe = (defect: unknown): string =>
@@ -76,15 +95,6 @@ export const make = Effect.fnUntraced(function*(
   const random = yield* Random.Random
   const metrics = yield* Effect.context<never>()
   const count = (metric: typeof AnalyticsMetrics.enqueued, n: number) => metric.updateUnsafe(n, metrics)
-
-  const guard = (run: () => void) => {
-    try {
-      run()
-    } catch {
-      // User code (callbacks, listeners) runs here. It has no caller to throw to, and its exceptions must never
-      // reach the engine's fibers, so they are dropped, as the contract promises a throwing callback is harmless.
-    }
-  }
 
   const settle = (part: ReadonlyArray<Envelope>, error: AnalyticsError | undefined) => {
     const fresh = part.filter((envelope) => !envelope.settled)
@@ -132,34 +142,43 @@ export const make = Effect.fnUntraced(function*(
     uuid: () => Message.uuidV4(random)
   })
 
+  // One instance each: a refusal carries nothing of the call, and a burst of refused calls (an outage) must not
+  // allocate, or hold until it is reported, an error per call.
+  const clientClosed = new AnalyticsError({ reason: new ClientClosed({}) })
+  const queueFull = new AnalyticsError({ reason: new QueueFull({ maxQueueSize: config.maxQueueSize }) })
+
   const refuse = (error: AnalyticsError) => {
     count(AnalyticsMetrics.dropped, 1)
     return Result.fail(error)
   }
 
   const prepare = (type: Message.CallType, params: unknown, callback: Callback | undefined) => {
-    if (queue.isClosed()) return refuse(new AnalyticsError({ reason: new ClientClosed({}) }))
+    if (queue.isClosed()) return refuse(clientClosed)
     const encoded = encode(type, params)
     if (Result.isFailure(encoded)) {
       // A validation error is the caller's bug, reported to the caller alone; a too-large message is dropped data.
       if (encoded.failure._tag === "MessageTooLarge") count(AnalyticsMetrics.dropped, 1)
       return fail(encoded.failure)
     }
-    return Result.succeed(new Envelope(encoded.success, clock.currentTimeMillisUnsafe(), callback))
+    // The message goes back to the caller; the queue keeps only the envelope.
+    return Result.succeed({
+      message: encoded.success.message,
+      envelope: new Envelope(encoded.success, clock.currentTimeMillisUnsafe(), callback)
+    })
   }
 
-  const accepted = (envelope: Envelope) => {
+  const accepted = (message: Message.WireMessage) => {
     count(AnalyticsMetrics.enqueued, 1)
-    return Result.succeed(envelope)
+    return Result.succeed(message)
   }
 
   const accept: Engine["accept"] = (type, params, callback) => {
     const prepared = prepare(type, params, callback)
-    if (Result.isFailure(prepared)) return prepared
-    if (queue.offerUnsafe(prepared.success)) return accepted(prepared.success)
+    if (Result.isFailure(prepared)) return Result.fail(prepared.failure)
+    if (queue.offerUnsafe(prepared.success.envelope)) return accepted(prepared.success.message)
     return queue.isClosed()
-      ? refuse(new AnalyticsError({ reason: new ClientClosed({}) }))
-      : refuse(new AnalyticsError({ reason: new QueueFull({ maxQueueSize: config.maxQueueSize }) }))
+      ? refuse(clientClosed)
+      : refuse(queueFull)
   }
 
   const acceptEffect: Engine["acceptEffect"] = config.overflow === "fail"
@@ -167,10 +186,10 @@ export const make = Effect.fnUntraced(function*(
     : (type, params) =>
       Effect.suspend(() => {
         const prepared = prepare(type, params, undefined)
-        if (Result.isFailure(prepared)) return Effect.fromResult(prepared)
-        return Effect.flatMap(queue.offer(prepared.success), (ok) =>
+        if (Result.isFailure(prepared)) return Effect.fail(prepared.failure)
+        return Effect.flatMap(queue.offer(prepared.success.envelope), (ok) =>
           Effect.fromResult(
-            ok ? accepted(prepared.success) : refuse(new AnalyticsError({ reason: new ClientClosed({}) }))
+            ok ? accepted(prepared.success.message) : refuse(clientClosed)
           ))
       })
 
