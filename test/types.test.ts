@@ -1,0 +1,50 @@
+/**
+ * Drop-in at the type level: every params object and settings object that the original libraries' types accept
+ * is accepted by ours, under `exactOptionalPropertyTypes`. The assertions are checked by `tsc` (`npm run check`).
+ */
+import type * as Customerio from "@customerio/cdp-analytics-node"
+import { assert, describe, it } from "@effect/vitest"
+import type * as Segment from "@segment/analytics-node"
+import type {
+  AliasParams,
+  AnalyticsSettings,
+  GroupParams,
+  IdentifyParams,
+  PageParams,
+  ScreenParams,
+  TrackParams
+} from "../src/index.ts"
+import { Analytics } from "../src/index.ts"
+
+type Accepts<Ours, Theirs> = [Theirs] extends [Ours] ? true : false
+const accepts = <T extends true>(_: T) => _
+
+describe("types", () => {
+  it("accept what @customerio/cdp-analytics-node's types accept", () => {
+    assert.isTrue(accepts<Accepts<TrackParams, Customerio.TrackParams>>(true))
+    assert.isTrue(accepts<Accepts<IdentifyParams, Customerio.IdentifyParams>>(true))
+    assert.isTrue(accepts<Accepts<PageParams, Customerio.PageParams>>(true))
+    assert.isTrue(accepts<Accepts<ScreenParams, Customerio.PageParams>>(true))
+    assert.isTrue(accepts<Accepts<GroupParams, Customerio.GroupParams>>(true))
+    assert.isTrue(accepts<Accepts<AliasParams, Customerio.AliasParams>>(true))
+    assert.isTrue(accepts<Accepts<AnalyticsSettings, Customerio.AnalyticsSettings>>(true))
+  })
+
+  it("accept what @segment/analytics-node's types accept", () => {
+    assert.isTrue(accepts<Accepts<TrackParams, Segment.TrackParams>>(true))
+    assert.isTrue(accepts<Accepts<IdentifyParams, Segment.IdentifyParams>>(true))
+    assert.isTrue(accepts<Accepts<PageParams, Segment.PageParams>>(true))
+    assert.isTrue(accepts<Accepts<GroupParams, Segment.GroupParams>>(true))
+    assert.isTrue(accepts<Accepts<AliasParams, Segment.AliasParams>>(true))
+  })
+
+  it("callbacks written as in the original's docs type-check", () => {
+    const analytics = Object.create(Analytics.prototype) as Analytics
+    const written = () =>
+      analytics.track({ userId: "019mr8mf4r", event: "Ultimate Played" }, function(err, batch) {
+        if (err) return err.message
+        return batch?.event.messageId
+      })
+    assert.isFunction(written)
+  })
+})
