@@ -9,7 +9,8 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
-import { Analytics, AnalyticsClient, Collector } from "../src/index.ts"
+import * as Collector from "../src/Collector.ts"
+import { Analytics, AnalyticsClient } from "../src/index.ts"
 
 const realKey = process.env.CUSTOMERIO_WRITE_KEY
 const collector = realKey === undefined ? await Collector.start({ writeKey: "demo-write-key" }) : undefined

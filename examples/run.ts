@@ -9,7 +9,7 @@
 import { spawn } from "node:child_process"
 import { readdirSync } from "node:fs"
 import { fileURLToPath } from "node:url"
-import { Collector } from "../src/index.ts"
+import * as Collector from "../src/Collector.ts"
 
 const directory = fileURLToPath(new URL(".", import.meta.url))
 const examples = readdirSync(directory).filter((file) => /^\d\d_.+\.ts$/.test(file)).toSorted()

@@ -9,7 +9,7 @@
  *
  * ```ts
  * import { Effect } from "effect"
- * import { Collector } from "cdp-analytics-effect"
+ * import * as Collector from "cdp-analytics-effect/Collector"
  *
  * const program = Effect.gen(function*() {
  *   const collector = yield* Collector.Collector

@@ -39,12 +39,8 @@ export * as AnalyticsMetrics from "./AnalyticsMetrics.ts"
  */
 export * as Batcher from "./Batcher.ts"
 
-/**
- * A local Pipelines-API-compatible collector on 127.0.0.1, with fault injection, for tests and demos.
- *
- * @since 0.1.0
- */
-export * as Collector from "./Collector.ts"
+// The local collector is not re-exported here: it loads an HTTP server, which every importer of the client would pay
+// for at start-up. Import it as `cdp-analytics-effect/Collector`.
 
 /**
  * Call schemas, the wire message and its byte size.

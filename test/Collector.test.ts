@@ -10,7 +10,7 @@ import * as Scope from "effect/Scope"
 import { TestClock } from "effect/testing"
 import * as Net from "node:net"
 import * as Zlib from "node:zlib"
-import { Collector } from "../src/index.ts"
+import * as Collector from "../src/Collector.ts"
 import { MAX_BATCH_BYTES, MAX_MESSAGE_BYTES } from "../src/Message.ts"
 
 const writeKey = "wk_collector_secret"

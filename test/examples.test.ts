@@ -8,7 +8,7 @@ import { readdirSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { Collector } from "../src/index.ts"
+import * as Collector from "../src/Collector.ts"
 
 const directory = fileURLToPath(new URL("../examples/", import.meta.url))
 const examples = readdirSync(directory).filter((file) => /^\d\d_.+\.ts$/.test(file)).toSorted()

@@ -115,8 +115,9 @@ describe("the packed package", () => {
   it("works from native ESM: named and default Analytics, the Effect modules, by path too", async () => {
     const file = script(
       "esm.mjs",
-      `import Default, { Analytics, AnalyticsClient, AnalyticsError, Collector, Message } from "${pkg.name}"
+      `import Default, { Analytics, AnalyticsClient, AnalyticsError, Message } from "${pkg.name}"
 import * as AnalyticsClientByPath from "${pkg.name}/AnalyticsClient"
+import * as Collector from "${pkg.name}/Collector"
 import { Effect } from "effect"
 
 const collector = await Collector.start({ writeKey: "wk" })

@@ -20,7 +20,8 @@ import * as VM from "node:vm"
 import type { EmittedError } from "../src/Analytics.ts"
 import * as AnalyticsClient from "../src/AnalyticsClient.ts"
 import type { AnalyticsError } from "../src/AnalyticsError.ts"
-import { Analytics, Collector } from "../src/index.ts"
+import * as Collector from "../src/Collector.ts"
+import { Analytics } from "../src/index.ts"
 
 const writeKey = "wk_resources_5ecret"
 

@@ -14,7 +14,7 @@ import { TestClock } from "effect/testing"
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import * as AnalyticsClient from "../src/AnalyticsClient.ts"
-import { Collector } from "../src/index.ts"
+import * as Collector from "../src/Collector.ts"
 import { host, isDone, settle, writeKey } from "./utils/client.ts"
 import * as MockHttp from "./utils/MockHttp.ts"
 
