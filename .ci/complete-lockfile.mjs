@@ -34,11 +34,14 @@ for (const [key, entry] of Object.entries(packages)) {
       console.warn(`left out ${name}: its platform cannot be told from its name`)
       continue
     }
+    // Keys in npm's own order (version, then alphabetical), so a later npm install leaves the entry as it is.
     packages[`node_modules/${name}`] = {
       version: String(range).replace(/^[\^~]/, ""),
+      ...(platform.cpu ? { cpu: platform.cpu } : {}),
       dev: entry.dev,
+      ...(platform.libc ? { libc: platform.libc } : {}),
       optional: true,
-      ...platform
+      os: platform.os
     }
     added++
   }
