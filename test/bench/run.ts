@@ -270,7 +270,14 @@ const expectedEvents = (scenario: Scenario) =>
     : settings.faultEvents
 
 /** One run of one row; the fault run's sink refuses a seeded share of requests. */
-const measureOnce = async (sink: ChildProcess, url: string, scenario: Scenario, r: Row, seed: number): Promise<Run> => {
+const measureOnce = async (
+  sink: ChildProcess,
+  url: string,
+  scenario: Scenario,
+  r: Row,
+  seed: number,
+  measured = true
+): Promise<Run> => {
   const expected = expectedEvents(scenario)
   const reset = () =>
     ask(sink, { cmd: "reset", failRate: scenario === "fault" ? settings.failRate : 0, seed }, "reset").then(() => {})
@@ -283,8 +290,8 @@ const measureOnce = async (sink: ChildProcess, url: string, scenario: Scenario, 
     events: expected,
     rate: settings.rate,
     url,
-    profileDir: settings.profile,
-    warmEvents: settings.warm
+    profileDir: measured ? settings.profile : undefined,
+    warmEvents: measured ? settings.warm : undefined
   }, reset)
   // Late duplicates (a retry of a request the sink already answered) still arrive after close.
   await pause(scenario === "fault" ? 500 : 100)
@@ -482,7 +489,7 @@ const summaries: Array<Summary> = []
 try {
   // The sink's own code is cold at first: an unmeasured run warms it up, so the first row measured is not slowed.
   if (!smoke) {
-    await measureOnce(sink, url, "burst", row("warm-up", "warm-up", "floor-http", 20, 20), 0).catch(() => undefined)
+    await measureOnce(sink, url, "burst", row("warm-up", "warm-up", "floor-http", 20, 20), 0, false).catch(() => {})
   }
   for (const plan of plans) summaries.push(...await measurePlan(sink, url, plan))
 } finally {

@@ -58,7 +58,7 @@ let wireBytes = 0
 let latencies: Array<number> = []
 let firstAt = 0
 let lastAt = 0
-let sample: Array<{ head: number; body: Buffer; messages: number }> = []
+let sample: Array<{ head: number; body: Buffer }> = []
 let sampledMessages = 0
 
 const reset = (rate: number, seed: number) => {
@@ -170,7 +170,7 @@ const server = createServer(
       const count = accept(body.toString("utf8"), at)
       messages += count
       if (sampledMessages < gzipSampleMessages) {
-        sample.push({ head, body: Buffer.from(body), messages: count })
+        sample.push({ head, body: Buffer.from(body) })
         sampledMessages += count
       }
       if (firstAt === 0) firstAt = at
