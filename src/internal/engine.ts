@@ -152,7 +152,7 @@ export const make = Effect.fnUntraced(function*(
     return Result.fail(error)
   }
 
-  const prepare = (type: Message.CallType, params: unknown, callback: Callback | undefined) => {
+  const prepare = (type: Message.CallType, params: unknown): Result.Result<Message.Encoded, AnalyticsError> => {
     if (queue.isClosed()) return refuse(clientClosed)
     const encoded = encode(type, params)
     if (Result.isFailure(encoded)) {
@@ -160,12 +160,12 @@ export const make = Effect.fnUntraced(function*(
       if (encoded.failure._tag === "MessageTooLarge") count(AnalyticsMetrics.dropped, 1)
       return fail(encoded.failure)
     }
-    // The message goes back to the caller; the queue keeps only the envelope.
-    return Result.succeed({
-      message: encoded.success.message,
-      envelope: new Envelope(encoded.success, clock.currentTimeMillisUnsafe(), callback)
-    })
+    return Result.succeed(encoded.success)
   }
+
+  // The message goes back to the caller; the queue keeps only the envelope.
+  const envelope = (encoded: Message.Encoded, callback: Callback | undefined) =>
+    new Envelope(encoded, clock.currentTimeMillisUnsafe(), callback)
 
   const accepted = (message: Message.WireMessage) => {
     count(AnalyticsMetrics.enqueued, 1)
@@ -173,9 +173,9 @@ export const make = Effect.fnUntraced(function*(
   }
 
   const accept: Engine["accept"] = (type, params, callback) => {
-    const prepared = prepare(type, params, callback)
+    const prepared = prepare(type, params)
     if (Result.isFailure(prepared)) return Result.fail(prepared.failure)
-    if (queue.offerUnsafe(prepared.success.envelope)) return accepted(prepared.success.message)
+    if (queue.offerUnsafe(envelope(prepared.success, callback))) return accepted(prepared.success.message)
     return queue.isClosed()
       ? refuse(clientClosed)
       : refuse(queueFull)
@@ -185,9 +185,9 @@ export const make = Effect.fnUntraced(function*(
     ? (type, params) => Effect.suspend(() => Effect.fromResult(accept(type, params)))
     : (type, params) =>
       Effect.suspend(() => {
-        const prepared = prepare(type, params, undefined)
+        const prepared = prepare(type, params)
         if (Result.isFailure(prepared)) return Effect.fail(prepared.failure)
-        return Effect.flatMap(queue.offer(prepared.success.envelope), (ok) =>
+        return Effect.flatMap(queue.offer(envelope(prepared.success, undefined)), (ok) =>
           Effect.fromResult(
             ok ? accepted(prepared.success.message) : refuse(clientClosed)
           ))
