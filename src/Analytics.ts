@@ -8,8 +8,6 @@
  *
  * @since 0.1.0
  */
-// By path, not the package barrel: the barrel loads every Node module of the platform, a second of cold start.
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as EffectContext from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -20,11 +18,12 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
 import * as AnalyticsConfig from "./AnalyticsConfig.ts"
-import { AnalyticsError } from "./AnalyticsError.ts"
+import { type AnalyticsError, ValidationError } from "./AnalyticsError.ts"
+import * as DefaultHttpClient from "./internal/defaultHttpClient.ts"
 import * as Engine from "./internal/engine.ts"
+import type * as Transport from "./internal/transport.ts"
 import { libraryVersion } from "./internal/version.ts"
 import type * as Message from "./Message.ts"
-import type * as Transport from "./Transport.ts"
 
 /**
  * The constructor's options: the original's names (`writeKey`, `host`, `path`, `maxEventsInBatch`,
@@ -52,8 +51,9 @@ export interface AnalyticsSettings {
   /** The default timeout of `closeAndFlush`. @default 75000 */
   readonly closeTimeout?: number | undefined
   /**
-   * The Effect `HttpClient` to send with, e.g. `NodeHttpClient.layerUndiciOptions({...})` for a proxy or
-   * `FetchHttpClient.layer`. @default node:http with keep-alive sockets, one per `maxConcurrentRequests`
+   * The Effect `HttpClient` to send with, e.g. `NodeHttpClient.layerUndiciOptions({...})` from
+   * `@effect/platform-node` for a proxy, or `FetchHttpClient.layer`. @default node:http with keep-alive sockets, one
+   * per `maxConcurrentRequests` (`fetch` where `node:http` does not exist)
    */
   readonly httpClientLayer?: Layer.Layer<HttpClient.HttpClient> | undefined
 }
@@ -61,12 +61,13 @@ export interface AnalyticsSettings {
 export type { AliasParams, GroupParams, IdentifyParams, PageParams, ScreenParams, TrackParams } from "./Message.ts"
 
 /**
- * What callbacks and events receive about one message. `event` is the message exactly as it was sent.
+ * What callbacks and events receive about one message (the original library's `Context`). `event` is the message
+ * exactly as it was sent.
  *
  * @category models
  * @since 0.1.0
  */
-export class Context {
+export class CallContext {
   readonly event: Message.WireMessage
   readonly #failure: AnalyticsError | undefined
   constructor(event: Message.WireMessage, failure?: AnalyticsError) {
@@ -87,30 +88,16 @@ export class Context {
 }
 
 /**
- * Called exactly once per accepted call: after delivery (`err` undefined) or after the final failure.
+ * Called exactly once per call: after delivery (`err` undefined), after the final failure, or, for a call refused
+ * after validation (queue full, too large, after close), once the call has returned, with `ctx` undefined. A
+ * promise it returns is waited for by `closeAndFlush`.
  *
  * @category models
  * @since 0.1.0
  */
-export type Callback = (err: AnalyticsError | undefined, ctx: Context | undefined) => void
+export type Callback = (err: AnalyticsError | undefined, ctx: CallContext | undefined) => void
 
-/**
- * Thrown synchronously by a call whose params break a rule; nothing was queued.
- *
- * @category errors
- * @since 0.1.0
- */
-export class ValidationError extends Error {
-  /** The offending field's path, e.g. `"event"` or `"properties.total"`. */
-  readonly field: string
-  readonly call: string
-  override readonly name = "ValidationError"
-  constructor(call: string, field: string, message: string) {
-    super(message)
-    this.call = call
-    this.field = field
-  }
-}
+export { ValidationError }
 
 /**
  * `code` of an `error` event.
@@ -127,8 +114,25 @@ export type ErrorCode = "delivery_failure" | "message_too_large" | "queue_full" 
 export interface EmittedError {
   readonly code: ErrorCode
   readonly reason: AnalyticsError
-  readonly ctx?: Context | undefined
+  /** The message concerned: for a delivery failure or a flush timeout, and for a refused call, the message refused. */
+  readonly ctx?: CallContext | undefined
 }
+
+/**
+ * An HTTP attempt, as the `http_request` event shows it; the `Authorization` header is redacted.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type HttpRequestInfo = Transport.RequestInfo
+
+/**
+ * The answer to an HTTP attempt, as the `http_response` event shows it.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type HttpResponseInfo = Transport.ResponseInfo
 
 /**
  * The events and their arguments.
@@ -137,16 +141,18 @@ export interface EmittedError {
  * @since 0.1.0
  */
 export interface AnalyticsEvents {
-  readonly identify: [ctx: Context]
-  readonly track: [ctx: Context]
-  readonly page: [ctx: Context]
-  readonly screen: [ctx: Context]
-  readonly group: [ctx: Context]
-  readonly alias: [ctx: Context]
+  readonly identify: [ctx: CallContext]
+  readonly track: [ctx: CallContext]
+  readonly page: [ctx: CallContext]
+  readonly screen: [ctx: CallContext]
+  readonly group: [ctx: CallContext]
+  readonly alias: [ctx: CallContext]
+  /** A delivery failure, a flush timeout, or a call refused after validation (emitted during the call). */
   readonly error: [error: EmittedError]
-  readonly http_request: [request: Transport.RequestInfo]
-  readonly http_response: [response: Transport.ResponseInfo]
-  readonly call_after_close: [event: { readonly type: Message.CallType } & Record<string, unknown>]
+  readonly http_request: [request: HttpRequestInfo]
+  readonly http_response: [response: HttpResponseInfo]
+  /** A call made after close, with the message it would have sent (emitted during the call, as the original). */
+  readonly call_after_close: [event: Message.WireMessage]
   /** Everything accepted so far is settled (delivered or failed). */
   readonly drained: []
 }
@@ -165,9 +171,9 @@ const errorCodes: Record<AnalyticsError["reason"]["_tag"], ErrorCode> = {
 }
 
 /**
- * An `HttpClient` whose real implementation is built in the background. Some layers build asynchronously (undici
- * is loaded with a dynamic import), but the constructor must return a working client synchronously: calls queue
- * at once and the first request waits for the build.
+ * An `HttpClient` whose real implementation is built in the background. Some layers build asynchronously (the
+ * default one is loaded with a dynamic import), but the constructor must return a working client synchronously:
+ * calls queue at once and the first request waits for the build.
  */
 const buildInBackground = (layer: Layer.Layer<HttpClient.HttpClient>): Layer.Layer<HttpClient.HttpClient> =>
   Layer.effect(
@@ -188,6 +194,9 @@ const buildInBackground = (layer: Layer.Layer<HttpClient.HttpClient>): Layer.Lay
 class EngineService
   extends EffectContext.Service<EngineService, Engine.Engine>()("cdp-analytics-effect/Analytics/Engine")
 {}
+
+const isThenable = (u: unknown): u is PromiseLike<unknown> =>
+  typeof u === "object" && u !== null && typeof (u as { readonly then?: unknown }).then === "function"
 
 /**
  * A client for plain Node code. Each instance is independent: its own queue, key, timers and sockets.
@@ -213,10 +222,11 @@ export class Analytics {
   readonly #runtime: ManagedRuntime.ManagedRuntime<EngineService, AnalyticsError>
   readonly #engine: Engine.Engine
   readonly #closeTimeout: number
-  #pending = 0
   #closing: Promise<void> | undefined
   /** The first `FlushTimeout` of this client: what closing gave up on, for `closeAndFlush`'s callback. */
   #abandoned: AnalyticsError | undefined
+  /** Promises returned by callbacks and not yet settled: `closeAndFlush` waits for them. */
+  readonly #callbackPromises = new Set<PromiseLike<unknown>>()
 
   /** Resolved at once: the client is ready when the constructor returns (kept for drop-in compatibility). */
   readonly ready: Promise<void> = Promise.resolve()
@@ -229,14 +239,19 @@ export class Analytics {
       throw new Error(`option "httpClientLayer" must be an Effect Layer providing HttpClient`)
     }
     this.#closeTimeout = resolved.success.closeTimeoutMillis
-    // node:http with a keep-alive socket per request slot: measured the fastest (docs/performance.md), and it
-    // loads no HTTP library besides Node's own.
-    const defaultHttpClient = NodeHttpClient.layerNodeHttpOptions({
-      keepAlive: true,
-      maxSockets: resolved.success.maxConcurrentRequests
-    })
-    const engineLayer = Layer.effect(EngineService, Engine.make(options, this.#hooks())).pipe(
-      Layer.provide(buildInBackground(httpClientLayer ?? defaultHttpClient))
+    const engineLayer = Layer.effect(
+      EngineService,
+      Engine.make({
+        options,
+        onSettled: (envelopes, error) => this.#onSettled(envelopes, error),
+        observer: this.#observer()
+      })
+    ).pipe(
+      Layer.provide(
+        buildInBackground(
+          httpClientLayer ?? DefaultHttpClient.layer({ maxSockets: resolved.success.maxConcurrentRequests })
+        )
+      )
     )
     this.#runtime = ManagedRuntime.make(engineLayer)
     // Building is synchronous: the options are valid and the HttpClient is built in the background.
@@ -253,13 +268,24 @@ export class Analytics {
 
   /**
    * `require("cdp-analytics-effect")` returns this class itself (so `new (require(...))(...)` works, as in the
-   * original's docs); these make `const { Analytics } = require(...)` and `.default` work too.
+   * original's docs); these make `const { Analytics, Context, ValidationError } = require(...)` and `.default` work
+   * too.
    */
   static get Analytics(): typeof Analytics {
     return Analytics
   }
   static get default(): typeof Analytics {
     return Analytics
+  }
+  /** The original's name for {@link CallContext}. */
+  static get Context(): typeof CallContext {
+    return CallContext
+  }
+  static get CallContext(): typeof CallContext {
+    return CallContext
+  }
+  static get ValidationError(): typeof ValidationError {
+    return ValidationError
   }
 
   /** The version of this library. */
@@ -299,7 +325,8 @@ export class Analytics {
   /**
    * Stops accepting calls, sends everything queued, waits for in-flight requests and retries, then releases every
    * timer and socket so the process can exit. After `timeout` (default 75 s) what is still pending fails with a
-   * `FlushTimeout` error (its callback and an `error` event with code `flush_timeout`).
+   * `FlushTimeout` error (its callback and an `error` event with code `flush_timeout`). Within the same timeout it
+   * also waits for the promises that the callbacks it triggered returned.
    *
    * Resolves (never rejects) once closed; the optional callback gets that `FlushTimeout` error if anything was
    * abandoned. Idempotent: later calls wait for the first.
@@ -310,12 +337,26 @@ export class Analytics {
   ): Promise<void> {
     const done = typeof options === "function" ? options : callback
     const timeout = typeof options === "object" && options?.timeout !== undefined ? options.timeout : this.#closeTimeout
-    this.#closing ??= this.#runtime.runPromise(this.#engine.close(timeout)).then(
+    this.#closing ??= this.#runtime.runPromise(this.#closeWithin(timeout)).then(
       () => this.#runtime.dispose(),
       () => this.#runtime.dispose()
     )
     return this.#closing.then(() => {
       if (done !== undefined) this.#guard(() => done(this.#abandoned))
+    })
+  }
+
+  #closeWithin(timeout: number): Effect.Effect<void> {
+    const engine = this.#engine
+    const callbackPromises = this.#callbackPromises
+    return Effect.gen(function*() {
+      const started = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+      yield* engine.close(timeout)
+      if (callbackPromises.size === 0) return
+      const elapsed = (yield* Effect.clockWith((clock) => clock.currentTimeMillis)) - started
+      yield* Effect.promise(() => Promise.allSettled(callbackPromises)).pipe(
+        Effect.timeoutOption(Math.max(0, timeout - elapsed))
+      )
     })
   }
 
@@ -364,28 +405,26 @@ export class Analytics {
     }
   }
 
-  #reportError(error: AnalyticsError, ctx: Context | undefined): void {
-    if (error.reason._tag === "FlushTimeout") this.#abandoned ??= error
+  #reportError(error: AnalyticsError, ctx: CallContext): void {
     this.#emit("error", { code: errorCodes[error.reason._tag], reason: error, ctx })
   }
 
-  #hooks(): Engine.Hooks {
-    return {
-      onSettled: (messages, error) => {
-        this.#pending -= messages.length
-        if (error !== undefined) {
-          for (const envelope of messages) this.#reportError(error, new Context(envelope.message, error))
-        } else {
-          if (this.#hasAnyTypeListener()) {
-            for (const envelope of messages) this.#emit(envelope.message.type, new Context(envelope.message))
-          }
-        }
-        if (this.#pending === 0) this.#emit("drained")
-      },
-      observer: {
-        onRequest: (request) => this.#emit("http_request", request),
-        onResponse: (response) => this.#emit("http_response", response)
+  #onSettled(envelopes: ReadonlyArray<Engine.Envelope>, error: AnalyticsError | undefined): void {
+    if (error !== undefined) {
+      if (error.reason._tag === "FlushTimeout") this.#abandoned ??= error
+      if (this.#has("error")) {
+        for (const envelope of envelopes) this.#reportError(error, new CallContext(envelope.message, error))
       }
+    } else if (this.#hasAnyTypeListener()) {
+      for (const envelope of envelopes) this.#emit(envelope.message.type, new CallContext(envelope.message))
+    }
+    if (this.#engine.pending() === 0) this.#emit("drained")
+  }
+
+  #observer(): Transport.Observer {
+    return {
+      onRequest: (request) => this.#emit("http_request", request),
+      onResponse: (response) => this.#emit("http_response", response)
     }
   }
 
@@ -394,44 +433,75 @@ export class Analytics {
       || this.#has("group") || this.#has("alias")
   }
 
+  /** Runs a callback, keeping the promise it may return for `closeAndFlush` (and handling its rejection). */
+  #runCallback(callback: Callback, error: AnalyticsError | undefined, ctx: CallContext | undefined): void {
+    let returned: unknown
+    this.#guard(() => {
+      returned = callback(error, ctx)
+    })
+    if (!isThenable(returned)) return
+    const promises = this.#callbackPromises
+    const tracked: Promise<unknown> = Promise.resolve(returned).then(
+      () => promises.delete(tracked),
+      () => promises.delete(tracked)
+    )
+    promises.add(tracked)
+  }
+
   #call(type: Message.CallType, params: unknown, callback: Callback | undefined): void {
-    const onSettled: Engine.Callback | undefined = callback === undefined
+    const onSettled: Engine.MessageCallback | undefined = callback === undefined
       ? undefined
-      : (error, message) => callback(error, new Context(message, error))
+      : (error, envelope) => this.#runCallback(callback, error, new CallContext(envelope.message, error))
     const result = this.#engine.accept(type, params, onSettled)
-    if (Result.isSuccess(result)) {
-      this.#pending++
+    if (Result.isSuccess(result)) return
+    const { error, message } = result.failure
+    if (error.reason._tag === "ValidationError") throw error.reason
+    // Refused after validation (too large, queue full, closed): reported, never thrown. The events go out now, with
+    // the message, as the original emits call_after_close; nothing of the call is kept for them. A callback runs
+    // once the call has returned, as a callback always does; only the callback and the shared error wait for it.
+    if (this.#reportingRefusal) {
+      // A listener that makes another refused call: reported after it, not by recursion.
+      this.#refusals.push({ error, callback, message })
+      this.#scheduleRefusals()
       return
     }
-    const error = result.failure
-    const reason = error.reason
-    if (reason._tag === "ValidationError") throw new ValidationError(reason.call, reason.field, reason.message)
-    // Refused after validation (too large, queue full, closed): reported like a delivery outcome, never thrown,
-    // and after the call returns, as a callback always is.
-    // Only what the report needs is kept until it runs (not the caller's params), in one list drained by one
-    // microtask, and nothing when nobody would see it: a loop of calls refused during an outage must not hold
-    // memory in proportion to the calls.
-    const closed = reason._tag === "ClientClosed" ? { ...(params as Record<string, unknown>), type } : undefined
-    if (callback === undefined && !this.#has("error") && (closed === undefined || !this.#has("call_after_close"))) {
-      return
+    this.#reportRefusal(error, message)
+    if (callback !== undefined) {
+      this.#refusals.push({ error, callback, message: undefined })
+      this.#scheduleRefusals()
     }
-    if (this.#refusals.length === 0) queueMicrotask(() => this.#reportRefusals())
-    this.#refusals.push({ error, callback, closed })
+  }
+
+  #reportingRefusal = false
+
+  #reportRefusal(error: AnalyticsError, message: Message.WireMessage | undefined): void {
+    if (message === undefined || !(this.#has("error") || this.#has("call_after_close"))) return
+    this.#reportingRefusal = true
+    try {
+      if (error.reason._tag === "ClientClosed") this.#emit("call_after_close", message)
+      if (this.#has("error")) this.#reportError(error, new CallContext(message, error))
+    } finally {
+      this.#reportingRefusal = false
+    }
   }
 
   readonly #refusals: Array<{
     readonly error: AnalyticsError
     readonly callback: Callback | undefined
-    readonly closed: AnalyticsEvents["call_after_close"][0] | undefined
+    /** Set when the events are still to be emitted (a refusal made by a refusal's listener). */
+    readonly message: Message.WireMessage | undefined
   }> = []
+
+  #scheduleRefusals(): void {
+    if (this.#refusals.length === 1) queueMicrotask(() => this.#reportRefusals())
+  }
 
   #reportRefusals(): void {
     // Taken first: a callback that makes another refused call schedules its own report.
     const refusals = this.#refusals.splice(0)
-    for (const { callback, closed, error } of refusals) {
-      if (closed !== undefined) this.#emit("call_after_close", closed)
-      this.#reportError(error, undefined)
-      if (callback !== undefined) this.#guard(() => callback(error, undefined))
+    for (const { callback, error, message } of refusals) {
+      if (message !== undefined) this.#reportRefusal(error, message)
+      if (callback !== undefined) this.#runCallback(callback, error, undefined)
     }
   }
 }

@@ -20,18 +20,17 @@
  *
  * @since 0.1.0
  */
+import type * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import type * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import type * as HttpClient from "effect/http/HttpClient"
 import * as Layer from "effect/Layer"
-import * as PubSub from "effect/PubSub"
+import * as Queue from "effect/Queue"
 import * as Random from "effect/Random"
 import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
-import type * as Take from "effect/Take"
 import * as AnalyticsConfig from "./AnalyticsConfig.ts"
 import { AnalyticsError } from "./AnalyticsError.ts"
 import * as Engine from "./internal/engine.ts"
@@ -46,6 +45,30 @@ import * as Message from "./Message.ts"
 export interface DeliveryFailure {
   readonly error: AnalyticsError
   readonly messages: ReadonlyArray<Message.WireMessage>
+}
+
+/**
+ * How many failures the `failures` stream holds for a subscriber that has not read them yet. Past it the oldest
+ * are dropped for that subscriber (the metrics and the log still count every one), so a stalled subscriber cannot
+ * grow memory without bound.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const failuresBuffer = 1_024
+
+// The messages are parsed from their JSON only if a subscriber looks at them.
+class Failure implements DeliveryFailure {
+  readonly error: AnalyticsError
+  readonly #envelopes: ReadonlyArray<Engine.Envelope>
+  #messages: ReadonlyArray<Message.WireMessage> | undefined
+  constructor(error: AnalyticsError, envelopes: ReadonlyArray<Engine.Envelope>) {
+    this.error = error
+    this.#envelopes = envelopes
+  }
+  get messages(): ReadonlyArray<Message.WireMessage> {
+    return this.#messages ??= this.#envelopes.map((envelope) => envelope.message)
+  }
 }
 
 /**
@@ -70,9 +93,9 @@ export interface Service {
   readonly flush: Effect.Effect<void>
   /**
    * Every final delivery failure (a final status, retries used up, the close timeout). Subscribe before the
-   * failures happen; a subscriber that never reads keeps what it was sent. The stream ends when the client is
-   * closed, after the failures of the close itself: to see those, run the subscriber in a scope that outlives the
-   * client's.
+   * failures happen; a subscriber that falls more than {@link failuresBuffer} failures behind loses the oldest.
+   * The stream ends when the client is closed, after the failures of the close itself: to see those, run the
+   * subscriber in a scope that outlives the client's.
    */
   readonly failures: Stream.Stream<DeliveryFailure>
 }
@@ -117,21 +140,37 @@ const methods = <R>(
  */
 export const make = Effect.fnUntraced(function*(options: AnalyticsConfig.Options) {
   // Takes, so the stream can end: without an end a subscriber never knows it has seen close's last failure.
-  const failures = yield* PubSub.unbounded<Take.Take<DeliveryFailure>>()
+  // One sliding buffer per subscriber, so a stalled subscriber loses only its own oldest failures; with none, a
+  // failure costs nothing here.
+  const subscribers = new Set<Queue.Queue<DeliveryFailure, Cause.Done>>()
+  let ended = false
   // Added before the engine's own finalizer, so it runs after it (last-in first-out): once close has settled
-  // everything.
-  yield* Effect.addFinalizer(() => PubSub.end(failures, Exit.void))
-  const engine = yield* Engine.make(options, {
-    onSettled: (messages, error) => {
-      if (error !== undefined) {
-        PubSub.publishUnsafe(failures, [{ error, messages: messages.map((envelope) => envelope.message) }])
-      }
+  // everything, every stream ends.
+  yield* Effect.addFinalizer(() =>
+    Effect.sync(() => {
+      ended = true
+      for (const subscriber of subscribers) Queue.endUnsafe(subscriber)
+    })
+  )
+  const engine = yield* Engine.make({
+    options,
+    onSettled: (envelopes, error) => {
+      if (error === undefined || subscribers.size === 0) return
+      const failure = new Failure(error, envelopes)
+      for (const subscriber of subscribers) Queue.offerUnsafe(subscriber, failure)
     }
   })
+  const failures = Stream.unwrap(Effect.gen(function*() {
+    const subscriber = yield* Queue.sliding<DeliveryFailure, Cause.Done>(failuresBuffer)
+    if (ended) Queue.endUnsafe(subscriber)
+    subscribers.add(subscriber)
+    yield* Effect.addFinalizer(() => Effect.sync(() => subscribers.delete(subscriber)))
+    return Stream.fromQueue(subscriber)
+  }))
   return AnalyticsClient.of({
     ...methods(engine.acceptEffect),
     flush: Effect.withSpan(engine.flush, "AnalyticsClient.flush"),
-    failures: Stream.fromPubSubTake(failures)
+    failures
   })
 })
 

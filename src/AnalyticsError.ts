@@ -16,15 +16,18 @@ const TypeId = "~cdp-analytics-effect/AnalyticsError" as const
  *
  * `field` is the path of the offending field (`"event"`, `"properties.total"`, or `""` for the call itself).
  *
+ * Unlike the other reasons it is an `Error` itself: the Promise API throws it as it is, so both APIs share one
+ * `ValidationError` class (`instanceof` works with the one the package exports).
+ *
  * @category reasons
  * @since 0.1.0
  */
-export class ValidationError extends Schema.TaggedClass<ValidationError>()("ValidationError", {
+export class ValidationError extends Schema.TaggedError<ValidationError>()("ValidationError", {
   call: Schema.String,
   field: Schema.String,
   rule: Schema.String
 }) {
-  get message(): string {
+  override get message(): string {
     return this.field === "" ? `${this.call}: ${this.rule}` : `${this.call}: "${this.field}" ${this.rule}`
   }
   get isRetryable(): boolean {

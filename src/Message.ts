@@ -852,6 +852,11 @@ export interface EncodeEnvironment {
   /** epoch milliseconds */
   readonly now: () => number
   readonly uuid: () => string
+  /**
+   * Larger messages fail with `MessageTooLarge`; `Infinity` only measures them.
+   * @default MAX_MESSAGE_BYTES
+   */
+  readonly maxMessageBytes?: number | undefined
 }
 
 // Typed loosely on purpose: only what is probed, so no runtime's typings leak into this module's API.
@@ -893,6 +898,17 @@ const library = Object.freeze({ name: libraryName, version: libraryVersion })
 
 const emptyIntegrations: Schema.JsonObject = Object.freeze({})
 
+// What the original library sends when the caller leaves these out (`@customerio/cdp-analytics-node` 0.5.9): an
+// empty object, never an absent key. Each message gets its own, as the caller's would be.
+const defaultsOf: { readonly [K in CallType]: { readonly properties: boolean; readonly traits: boolean } } = {
+  identify: { properties: false, traits: true },
+  track: { properties: true, traits: false },
+  page: { properties: true, traits: false },
+  screen: { properties: true, traits: false },
+  group: { properties: false, traits: true },
+  alias: { properties: false, traits: false }
+}
+
 type MutableWireMessage = { -readonly [K in keyof WireMessage]: WireMessage[K] }
 
 /**
@@ -930,6 +946,7 @@ export const makeEncoder = (env: EncodeEnvironment) => {
     return lastIso
   }
 
+  const maxBytes = env.maxMessageBytes ?? MAX_MESSAGE_BYTES
   return (type: CallType, params: unknown): Result.Result<Encoded, ValidationError | MessageTooLarge> => {
     const decoder = decoders[type]
     if (decoder === undefined) {
@@ -957,12 +974,15 @@ export const makeEncoder = (env: EncodeEnvironment) => {
       if (call.category !== undefined) message.category = call.category
       if (call.groupId !== undefined) message.groupId = call.groupId
       if (call.previousId !== undefined) message.previousId = call.previousId
+      const defaults = defaultsOf[type]
       if (call.properties !== undefined) message.properties = call.properties
+      else if (defaults.properties) message.properties = {}
       if (call.traits !== undefined) message.traits = call.traits
+      else if (defaults.traits) message.traits = {}
       const json = JSON.stringify(message)
       const bytes = utf8Length(json)
-      if (bytes > MAX_MESSAGE_BYTES) {
-        return Result.fail(new MessageTooLarge({ call: type, size: bytes, limit: MAX_MESSAGE_BYTES }))
+      if (bytes > maxBytes) {
+        return Result.fail(new MessageTooLarge({ call: type, size: bytes, limit: maxBytes }))
       }
       return Result.succeed({ message, json, bytes })
     } catch (error) {

@@ -32,13 +32,6 @@ export * as AnalyticsError from "./AnalyticsError.ts"
  */
 export * as AnalyticsMetrics from "./AnalyticsMetrics.ts"
 
-/**
- * The queue consumer that forms batches.
- *
- * @since 0.1.0
- */
-export * as Batcher from "./Batcher.ts"
-
 // The local collector is not re-exported here: it loads an HTTP server, which every importer of the client would pay
 // for at start-up. Import it as `cdp-analytics-effect/Collector`.
 
@@ -48,13 +41,6 @@ export * as Batcher from "./Batcher.ts"
  * @since 0.1.0
  */
 export * as Message from "./Message.ts"
-
-/**
- * Sending one batch with retries.
- *
- * @since 0.1.0
- */
-export * as Transport from "./Transport.ts"
 
 /**
  * The Promise facade, a drop-in replacement for `@customerio/cdp-analytics-node`.
@@ -69,9 +55,18 @@ export {
   type AnalyticsEvents,
   type AnalyticsSettings,
   type Callback,
-  Context,
+  CallContext,
   type EmittedError,
   type ErrorCode,
-  ValidationError
+  type HttpRequestInfo,
+  type HttpResponseInfo
 } from "./Analytics.ts"
+
+/**
+ * Thrown by the Promise API, and the `reason` of the Effect API's failure, when a call's params break a rule. The
+ * same class as `AnalyticsError.ValidationError`.
+ *
+ * @since 0.1.0
+ */
+export { ValidationError } from "./AnalyticsError.ts"
 export type { AliasParams, GroupParams, IdentifyParams, PageParams, ScreenParams, TrackParams } from "./Message.ts"

@@ -3,8 +3,9 @@
  * key differ) against a real HTTP server on 127.0.0.1, and the server sees what the documentation promises.
  */
 import { afterEach, assert, describe, it } from "@effect/vitest"
-import type { AnalyticsError } from "../src/AnalyticsError.ts"
-import { Analytics, ValidationError } from "../src/index.ts"
+import type { EmittedError } from "../src/Analytics.ts"
+import type { AnalyticsError as AnalyticsErrorType } from "../src/AnalyticsError.ts"
+import { Analytics, AnalyticsError, CallContext, ValidationError } from "../src/index.ts"
 import { type Sink, start } from "./utils/sink.ts"
 
 const writeKey = "wk_facade_5ecret"
@@ -130,7 +131,7 @@ describe("Analytics (documented examples)", () => {
     await client_.closeAndFlush()
     assert.strictEqual(errors.length, 1)
     assert.strictEqual(errors[0].code, "delivery_failure")
-    assert.strictEqual((errors[0].reason as AnalyticsError).reason._tag, "HttpError")
+    assert.strictEqual((errors[0].reason as AnalyticsErrorType).reason._tag, "HttpError")
     assert.strictEqual((errors[0].ctx as { event: { event: string } }).event.event, "Test Event")
   })
 
@@ -245,7 +246,7 @@ describe("Analytics (contract)", () => {
     analytics.track({ userId: "u", event: "e" }, (err) => calls.push(err))
     await analytics.closeAndFlush()
     assert.strictEqual(calls.length, 1)
-    assert.strictEqual((calls[0] as AnalyticsError).reason._tag, "HttpError")
+    assert.strictEqual((calls[0] as AnalyticsErrorType).reason._tag, "HttpError")
   })
 
   it("close timeout: leftovers fail with flush_timeout, their callbacks run once, close resolves", async () => {
@@ -256,7 +257,7 @@ describe("Analytics (contract)", () => {
     analytics.on("error", (e) => codes.push(e.code))
     analytics.track({ userId: "u", event: "a" }, (err) => callbacks.push(err?.reason._tag ?? "ok"))
     analytics.track({ userId: "u", event: "b" }, (err) => callbacks.push(err?.reason._tag ?? "ok"))
-    let closeError: AnalyticsError | undefined
+    let closeError: AnalyticsErrorType | undefined
     await analytics.closeAndFlush({ timeout: 300 }, (err) => {
       closeError = err
     })
@@ -274,7 +275,7 @@ describe("Analytics (contract)", () => {
     await analytics.flush() // resolves: nothing is left to send
     const events: Array<unknown> = []
     analytics.on("call_after_close", (event) => events.push(event))
-    const err = await new Promise<AnalyticsError | undefined>((resolve) =>
+    const err = await new Promise<AnalyticsErrorType | undefined>((resolve) =>
       analytics.track({ userId: "u", event: "late" }, (e) => resolve(e))
     )
     assert.strictEqual(err?.reason._tag, "ClientClosed")
@@ -321,6 +322,112 @@ describe("Analytics (contract)", () => {
     await analytics.flush()
     assert.isUndefined(await ok)
     assert.deepStrictEqual(server.messages().map((m) => m.event), ["a", "b"])
+  })
+
+  it("a refused call's error event is emitted during the call, with the refused message in its ctx", async () => {
+    const server = await sink()
+    const analytics = client({ host: server.host, maxQueueSize: 1, maxEventsInBatch: 1, maxConcurrentRequests: 1 })
+    const seen: Array<EmittedError> = []
+    analytics.on("error", (e) => seen.push(e))
+    const callbacks: Array<[string | undefined, unknown]> = []
+    analytics.track({ userId: "u", event: "kept" })
+    for (let i = 0; i < 100; i++) {
+      analytics.track({ userId: "u", event: `refused_${i}` }, (err, ctx) => callbacks.push([err?.reason._tag, ctx]))
+      // Nothing waits for a microtask: a burst keeps nothing per call for its listeners.
+      assert.strictEqual(seen.length, i + 1)
+    }
+    assert.strictEqual(callbacks.length, 0, "callbacks run once the call has returned")
+    analytics.track({ userId: "u", event: "big", properties: { blob: "x".repeat(40_000) } })
+    await analytics.closeAndFlush()
+    analytics.track({ userId: "u", event: "late" })
+    assert.deepStrictEqual(callbacks, Array.from({ length: 100 }, () => ["QueueFull", undefined]))
+    const summary = seen.map((e) => [e.code, e.ctx?.event.event, e.ctx?.failedDelivery()?.reason.reason._tag])
+    assert.deepStrictEqual(summary.slice(0, 2), [["queue_full", "refused_0", "QueueFull"], [
+      "queue_full",
+      "refused_1",
+      "QueueFull"
+    ]])
+    assert.deepStrictEqual(summary.slice(-2), [["message_too_large", "big", "MessageTooLarge"], [
+      "call_after_close",
+      "late",
+      "ClientClosed"
+    ]])
+    for (const e of seen) {
+      assert.strictEqual(e.ctx?.event.type, "track")
+      assert.strictEqual(e.ctx?.event.userId, "u")
+      assert.match(e.ctx!.id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+    }
+  })
+
+  it("a listener that makes a refused call itself is reported after it, not by recursion", async () => {
+    const server = await sink()
+    const analytics = client({ host: server.host })
+    await analytics.closeAndFlush()
+    const late: Array<string | undefined> = []
+    analytics.on("call_after_close", (event) => {
+      late.push(event.event)
+      if (late.length < 1_000) analytics.track({ userId: "u", event: `retry_${late.length}` })
+    })
+    analytics.track({ userId: "u", event: "first" })
+    assert.deepStrictEqual(late, ["first"])
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.strictEqual(late.length, 1_000)
+  })
+
+  it("closeAndFlush waits for the promises its callbacks return, within its timeout", async () => {
+    const server = await sink()
+    const analytics = client({ host: server.host })
+    let release!: () => void
+    const released = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    let called!: () => void
+    const callbackRan = new Promise<void>((resolve) => {
+      called = resolve
+    })
+    analytics.track({ userId: "u", event: "e" }, async () => {
+      called()
+      await released
+    })
+    let closed = false
+    const closing = analytics.closeAndFlush().then(() => {
+      closed = true
+    })
+    await callbackRan
+    // The callback ran; its promise is pending. Let every other pending callback and I/O turn pass.
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.isFalse(closed, "still waiting for the callback's promise")
+    release()
+    await closing
+    assert.isTrue(closed)
+  })
+
+  it("closeAndFlush stops waiting for a callback's promise at its timeout, and a rejected one is harmless", async () => {
+    const server = await sink()
+    const analytics = client({ host: server.host })
+    analytics.track({ userId: "u", event: "never" }, () => new Promise<void>(() => {}))
+    analytics.track({ userId: "u", event: "rejects" }, () => Promise.reject(new Error("callback failed")))
+    await analytics.closeAndFlush({ timeout: 200 })
+    assert.strictEqual(server.messages().length, 2)
+  })
+
+  it("ValidationError is one class, reachable from ESM, from the class (CommonJS), and from AnalyticsError", () => {
+    const analytics = new Analytics({ writeKey, disable: true })
+    clients.push(analytics)
+    const thrown = (() => {
+      try {
+        analytics.track({ userId: "u" } as never)
+      } catch (error) {
+        return error
+      }
+    })()
+    assert.instanceOf(thrown, ValidationError)
+    assert.instanceOf(thrown, Error)
+    assert.instanceOf(thrown, AnalyticsError.ValidationError)
+    assert.strictEqual(Analytics.ValidationError, ValidationError)
+    assert.strictEqual(Analytics.Context, CallContext)
+    assert.strictEqual((thrown as ValidationError).field, "event")
+    assert.strictEqual((thrown as ValidationError).name, "ValidationError")
   })
 
   it("an error with no listener does not crash", async () => {

@@ -1,15 +1,22 @@
 import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import { FetchHttpClient } from "effect/http"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Random from "effect/Random"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import { TestClock } from "effect/testing"
+import { vi } from "vitest"
 import * as AnalyticsClient from "../src/AnalyticsClient.ts"
 import * as AnalyticsMetrics from "../src/AnalyticsMetrics.ts"
-import { setup, writeKey } from "./utils/client.ts"
+import { host, setup, writeKey } from "./utils/client.ts"
 import * as MockHttp from "./utils/MockHttp.ts"
 import * as Sink from "./utils/sink.ts"
 
@@ -51,6 +58,57 @@ describe("AnalyticsClient", () => {
         }
       }).pipe(Effect.scoped))
   }
+
+  it.effect("failures: nothing is parsed or kept for them while nobody subscribes", () =>
+    Effect.gen(function*() {
+      const mock = yield* MockHttp.make(() => Effect.succeed({ status: 400 }))
+      const analytics = yield* Layer.build(AnalyticsClient.layer({ writeKey, host, maxEventsInBatch: 10 })).pipe(
+        Effect.map(Context.get(AnalyticsClient.AnalyticsClient)),
+        Effect.provide(mock.layer)
+      )
+      const parse = vi.spyOn(JSON, "parse")
+      yield* Effect.addFinalizer(() => Effect.sync(() => parse.mockRestore()))
+      for (let i = 0; i < 10; i++) yield* analytics.track({ userId: "u", event: `e${i}` })
+      yield* analytics.flush
+      const messagesParsed = parse.mock.calls.filter(([text]) => String(text).startsWith(`{"type":`))
+      const sent = mock.requests.flatMap((r) => r.body.batch.map((m) => m.event))
+      assert.sameMembers(sent, Array.from({ length: 10 }, (_, i) => `e${i}`))
+      assert.strictEqual(messagesParsed.length, 0)
+    }))
+
+  it.effect("failures: a subscriber that falls behind keeps only the newest failuresBuffer failures", () =>
+    Effect.gen(function*() {
+      const mock = yield* MockHttp.make(() => Effect.succeed({ status: 400 }))
+      const scope = yield* Scope.make()
+      const analytics = yield* Layer.buildWithScope(
+        AnalyticsClient.layer({ writeKey, host, maxEventsInBatch: 1, maxConcurrentRequests: 8 }),
+        scope
+      ).pipe(Effect.map(Context.get(AnalyticsClient.AnalyticsClient)), Effect.provide(mock.layer))
+      const gate = yield* Deferred.make<void>()
+      const received: Array<string> = []
+      const stalled = yield* analytics.failures.pipe(
+        Stream.runForEach((failure) =>
+          Effect.andThen(Deferred.await(gate), Effect.sync(() => received.push(failure.messages[0]!.event!)))
+        ),
+        Effect.forkChild({ startImmediately: true })
+      )
+      const calls = AnalyticsClient.failuresBuffer * 3
+      for (let i = 0; i < calls; i++) {
+        yield* analytics.track({ userId: "u", event: `e${i}` })
+        if (i % 50 === 49) yield* analytics.flush
+      }
+      yield* analytics.flush
+      yield* Scope.close(scope, Exit.void) // the stream ends after what it holds
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(stalled)
+      // What it had taken before it stalled, then the newest failuresBuffer, in order; the rest was dropped.
+      const buffer = AnalyticsClient.failuresBuffer
+      assert.isBelow(received.length, buffer + 50)
+      assert.deepStrictEqual(
+        received.slice(-buffer),
+        Array.from({ length: buffer }, (_, i) => `e${calls - buffer + i}`)
+      )
+    }))
 
   it.effect("counts enqueued, delivered, failed and retried messages in Metrics", () =>
     Effect.gen(function*() {

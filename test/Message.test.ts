@@ -106,7 +106,7 @@ const IDENTITY_RULE = "or \"anonymousId\" is required"
 
 describe("Message", () => {
   describe("wire message", () => {
-    it("carries type, ids, a generated messageId and timestamp, empty integrations, library and metadata", () => {
+    it("carries type, ids, a generated messageId and timestamp, empty integrations and properties, library and metadata", () => {
       const message = wire("track", { userId: "u1", event: "Signed Up" })
       assert.deepStrictEqual(message, {
         type: "track",
@@ -114,6 +114,7 @@ describe("Message", () => {
         timestamp: NOW_ISO,
         userId: "u1",
         event: "Signed Up",
+        properties: {},
         integrations: {},
         context: { library: { name: libraryName, version: libraryVersion } },
         _metadata: { nodeVersion: process.versions.node, jsRuntime: "node" }
@@ -171,7 +172,21 @@ describe("Message", () => {
       })
       assert.deepStrictEqual(properties, { path: "/pricing" })
       assert.deepInclude(wire("page", { userId: "u", category: "Docs" }), { properties: { category: "Docs" } })
-      assert.notProperty(wire("page", { userId: "u", name: "Home" }), "properties")
+      assert.deepInclude(wire("page", { userId: "u", name: "Home" }), { properties: {} })
+    })
+
+    it("sends an empty object for properties (track, page, screen) and traits (identify, group) left out", () => {
+      // As @customerio/cdp-analytics-node does (test/parity.test.ts compares the two on the wire).
+      assert.deepInclude(wire("track", { userId: "u", event: "e" }), { properties: {} })
+      assert.deepInclude(wire("screen", { userId: "u" }), { properties: {} })
+      assert.deepInclude(wire("identify", { userId: "u" }), { traits: {} })
+      assert.deepInclude(wire("group", { groupId: "g" }), { traits: {} })
+      const alias = wire("alias", { previousId: "a", userId: "u" })
+      assert.notProperty(alias, "properties")
+      assert.notProperty(alias, "traits")
+      // Each message has its own: changing one changes no other.
+      const first = wire("track", { userId: "u", event: "e" })
+      assert.notStrictEqual(first.properties, wire("track", { userId: "u", event: "e" }).properties)
     })
 
     it("sends screen's category top-level, without copying it into properties", () => {
@@ -179,7 +194,7 @@ describe("Message", () => {
       const message = wire("screen", { userId: "u", name: "Cart", category: "Shop", properties })
       assert.strictEqual(message.category, "Shop")
       assert.deepStrictEqual(message.properties, { size: "xl" })
-      assert.notProperty(wire("screen", { userId: "u", category: "Shop" }), "properties")
+      assert.deepInclude(wire("screen", { userId: "u", category: "Shop" }), { properties: {} })
       assertAgreesWithSchema("screen", { userId: "u", name: "Cart", category: "Shop", properties })
     })
 
@@ -345,6 +360,7 @@ describe("Message", () => {
         "context",
         "integrations",
         "messageId",
+        "properties",
         "timestamp",
         "type",
         "userId"

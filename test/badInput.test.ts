@@ -102,6 +102,13 @@ const ownFields: { readonly [K in Message.CallType]: ReadonlyArray<string> } = {
   alias: ["userId", "anonymousId", "previousId"]
 }
 const idFields = new Set(["userId", "anonymousId", "groupId", "previousId"])
+const emptyByDefault = new Set([
+  "identify.traits",
+  "track.properties",
+  "page.properties",
+  "screen.properties",
+  "group.traits"
+])
 
 const same = (actual: unknown, expected: unknown, label: string) =>
   // Byte-for-byte: the JSON texts are equal (so -0 and 0 are the same, as JSON has no -0).
@@ -113,8 +120,13 @@ const assertSentAsGiven = ({ params, type }: Call, wire: Record<string, unknown>
   assert.strictEqual(wire["type"], type)
   for (const field of ownFields[type]) {
     if (!given(params, field)) {
-      // Absent or null: not sent, except page's category copied into properties below.
-      if (!(type === "page" && field === "properties" && given(params, "category"))) {
+      // Absent or null: not sent, or sent as the original's default (an empty object), except page's category
+      // copied into properties below.
+      if (emptyByDefault.has(`${type}.${field}`)) {
+        if (!(type === "page" && field === "properties" && given(params, "category"))) {
+          same(wire[field], {}, label(field))
+        }
+      } else {
         assert.notProperty(wire, field, label(field))
       }
       continue

@@ -1,43 +1,65 @@
 /**
- * The engine both faces share: encode a call once, queue it, batch it, send it, and settle every accepted message
- * exactly once (delivered, finally failed, or abandoned at the close timeout).
+ * The engine both faces share: validate and encode a call once, record it in the ledger, queue it, batch it, send
+ * it, and settle every accepted message exactly once (delivered, finally failed, or abandoned at the close timeout).
+ *
+ * Exactly once by construction: a message enters the ledger when it is accepted and leaves it when it is settled,
+ * and settling marks it so it can never be settled again. Whatever a fiber held when it was interrupted is still in
+ * the ledger, so close abandons exactly what is left. `maxQueueSize` bounds the ledger, hence everything accepted and
+ * not yet settled: queued, being batched, waiting for a request slot or in flight.
  *
  * `AnalyticsClient` wraps it in Effects; the Promise facade `Analytics` calls its synchronous `accept` directly, so
  * a call costs no fiber, Promise or runtime round-trip.
  */
 import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as HttpClient from "effect/http/HttpClient"
+import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
 import * as AnalyticsConfig from "../AnalyticsConfig.ts"
-import { AnalyticsError, ClientClosed, FlushTimeout, QueueFull, TransportError } from "../AnalyticsError.ts"
+import {
+  AnalyticsError,
+  ClientClosed,
+  FlushTimeout,
+  MessageTooLarge,
+  QueueFull,
+  TransportError
+} from "../AnalyticsError.ts"
 import * as AnalyticsMetrics from "../AnalyticsMetrics.ts"
-import * as Batcher from "../Batcher.ts"
 import * as Message from "../Message.ts"
-import * as Transport from "../Transport.ts"
+import * as Dispatch from "./batcher/dispatch.ts"
+import { Ledger } from "./ledger.ts"
+import * as Transport from "./transport.ts"
 
-/** Called once per accepted message when it is settled; `error` is `undefined` when it was delivered. */
-export type Callback = (error: AnalyticsError | undefined, message: Message.WireMessage) => void
+/** Told once per settled part of a batch: the transport tells the engine, the engine tells its face. */
+export type Outcome = Transport.Outcome<Envelope>
+
+/** Told once when its own message is settled; a promise it returns is the facade's to wait for at close. */
+export type MessageCallback = (error: AnalyticsError | undefined, envelope: Envelope) => unknown
 
 /**
- * A queued message: its JSON (encoded once), its size, and who to tell when it is settled.
+ * An accepted message: its JSON (encoded once), its size, and who to tell when it is settled.
  *
  * Only the JSON is kept, not the message object (nor, through it, the caller's properties): a queued message is
  * then one flat string, half the heap of the object graph, and the garbage collector has one object to move
  * instead of a tree. The few who need the message (callbacks, event listeners, failures) get it parsed back from
  * that JSON, which is exactly what was sent.
  */
-export class Envelope implements Batcher.Queued, Transport.Payload {
+export class Envelope implements Dispatch.Item, Transport.Payload {
   readonly json: string
   readonly bytes: number
   readonly enqueuedAt: number
-  readonly callback: Callback | undefined
+  readonly callback: MessageCallback | undefined
   settled = false
+  // The ledger's fields.
+  seq = 0
+  prev: Envelope | undefined = undefined
+  next: Envelope | undefined = undefined
   #message: Message.WireMessage | undefined
-  constructor(encoded: Message.Encoded, enqueuedAt: number, callback: Callback | undefined) {
+  constructor(encoded: Message.Encoded, enqueuedAt: number, callback: MessageCallback | undefined) {
     this.json = encoded.json
     this.bytes = encoded.bytes
     this.enqueuedAt = enqueuedAt
@@ -49,9 +71,16 @@ export class Envelope implements Batcher.Queued, Transport.Payload {
   }
 }
 
-export interface Hooks {
+/** A call the engine did not accept; `message` is what would have been sent, when the params were valid. */
+export interface Refusal {
+  readonly error: AnalyticsError
+  readonly message: Message.WireMessage | undefined
+}
+
+export interface Options {
+  readonly options: AnalyticsConfig.Options
   /** Told once per settled part of a batch, after the messages' own callbacks. */
-  readonly onSettled?: ((messages: ReadonlyArray<Envelope>, error: AnalyticsError | undefined) => void) | undefined
+  readonly onSettled?: Outcome | undefined
   readonly observer?: Transport.Observer | undefined
 }
 
@@ -61,18 +90,29 @@ export interface Engine {
   readonly accept: (
     type: Message.CallType,
     params: unknown,
-    callback?: Callback | undefined
-  ) => Result.Result<Message.WireMessage, AnalyticsError>
+    callback?: MessageCallback | undefined
+  ) => Result.Result<Message.WireMessage, Refusal>
   /** As `accept`, but with `overflow: "suspend"` waits for room instead of failing with `QueueFull`. */
   readonly acceptEffect: (type: Message.CallType, params: unknown) => Effect.Effect<Message.WireMessage, AnalyticsError>
+  /** Sends everything accepted so far and completes once it is settled. */
   readonly flush: Effect.Effect<void>
+  /**
+   * Stops intake, sends everything, waits for in-flight requests and retries, and after the timeout (default
+   * `closeTimeout`) abandons what is left with `FlushTimeout`. Idempotent: later calls wait for the first.
+   */
   readonly close: (timeout?: Duration.Input | undefined) => Effect.Effect<void>
   readonly isClosed: () => boolean
+  /** Messages accepted and not yet settled. */
+  readonly pending: () => number
+  /** Messages and flush markers waiting in the queue. */
   readonly queued: () => number
+  /** Requests in flight. */
   readonly inFlight: () => number
+  /** Completes once the consumer cannot go on without something from outside (a gate for tests). */
+  readonly caughtUp: Effect.Effect<void>
 }
 
-const guard = (run: () => void) => {
+const guard = (run: () => unknown) => {
   try {
     run()
   } catch {
@@ -84,47 +124,60 @@ const guard = (run: () => void) => {
 const describe = (defect: unknown): string =>
   `unexpected defect: ${defect instanceof Error ? defect.message : String(defect)}`
 
-const fail = (reason: AnalyticsError["reason"]) => Result.fail(new AnalyticsError({ reason }))
-
 export const make = Effect.fnUntraced(function*(
-  options: AnalyticsConfig.Options,
-  hooks: Hooks = {}
+  options: Options
 ): Effect.fn.Return<Engine, AnalyticsError, HttpClient.HttpClient | Scope.Scope> {
-  const config = yield* Effect.fromResult(AnalyticsConfig.resolve(options))
+  const config = yield* Effect.fromResult(AnalyticsConfig.resolve(options.options))
   const clock = yield* Clock.Clock
   const random = yield* Random.Random
   const metrics = yield* Effect.context<never>()
   const count = (metric: typeof AnalyticsMetrics.enqueued, n: number) => metric.updateUnsafe(n, metrics)
+  const ledger = new Ledger<Envelope>(config.maxQueueSize)
+  let closing = false
 
-  const settle = (part: ReadonlyArray<Envelope>, error: AnalyticsError | undefined) => {
-    const fresh = part.filter((envelope) => !envelope.settled)
-    if (fresh.length === 0) return
-    for (const envelope of fresh) {
+  const settle: Outcome = (part, error) => {
+    let fresh = 0
+    for (const envelope of part) if (!envelope.settled) fresh++
+    if (fresh === 0) return
+    const settled = fresh === part.length ? part : part.filter((envelope) => !envelope.settled)
+    for (const envelope of settled) {
       envelope.settled = true
+      ledger.remove(envelope)
+    }
+    for (const envelope of settled) {
       const callback = envelope.callback
-      if (callback !== undefined) guard(() => callback(error, envelope.message))
+      if (callback !== undefined) guard(() => callback(error, envelope))
     }
-    count(error === undefined ? AnalyticsMetrics.delivered : AnalyticsMetrics.failed, fresh.length)
-    if (hooks.onSettled !== undefined) guard(() => hooks.onSettled!(fresh, error))
+    count(error === undefined ? AnalyticsMetrics.delivered : AnalyticsMetrics.failed, settled.length)
+    if (options.onSettled !== undefined) guard(() => options.onSettled!(settled, error))
+    ledger.notify(settled.length)
   }
 
-  const observer: Transport.Observer = {
-    onRequest: (request) => {
-      if (request.retryCount > 0) count(AnalyticsMetrics.retried, 1)
-      if (hooks.observer?.onRequest !== undefined) guard(() => hooks.observer!.onRequest!(request))
-    },
-    onResponse: (response) => {
-      AnalyticsMetrics.requestLatency.updateUnsafe(Duration.millis(response.durationMillis), metrics)
-      if (hooks.observer?.onResponse !== undefined) guard(() => hooks.observer!.onResponse!(response))
-    }
-  }
-  const transport = yield* Transport.make(config, observer)
-
-  const queue: Batcher.Batcher<Envelope> = yield* Batcher.make<Envelope>(
+  const hooks = options.observer ?? {}
+  const transport = yield* Transport.make({
     config,
-    (batch) =>
+    observer: {
+      onRequest: (request) => {
+        if (request.retryCount > 0) count(AnalyticsMetrics.retried, 1)
+        if (hooks.onRequest !== undefined) guard(() => hooks.onRequest!(request))
+      },
+      onResponse: (response) => {
+        AnalyticsMetrics.requestLatency.updateUnsafe(Duration.millis(response.durationMillis), metrics)
+        if (hooks.onResponse !== undefined) guard(() => hooks.onResponse!(response))
+      }
+    }
+  })
+
+  const dispatcher = yield* Dispatch.make<Envelope>({
+    limits: {
+      maxEventsInBatch: config.maxEventsInBatch,
+      flushIntervalMillis: config.flushIntervalMillis,
+      maxBatchBytes: Message.MAX_BATCH_BYTES
+    },
+    maxConcurrentRequests: config.maxConcurrentRequests,
+    send: (batch) =>
       Effect.suspend(() => {
-        AnalyticsMetrics.queueDepth.updateUnsafe(queue.queued(), metrics)
+        AnalyticsMetrics.queueDepth.updateUnsafe(ledger.size, metrics)
         return transport.send(batch, settle)
       }).pipe(
         // A defect (a broken HttpClient layer, a bug) must still settle every message, never strand it.
@@ -133,77 +186,116 @@ export const make = Effect.fnUntraced(function*(
             settle(batch, new AnalyticsError({ reason: new TransportError({ description: describe(defect) }) }))
           )
         )
-      ),
-    (messages, timeoutMillis) => settle(messages, new AnalyticsError({ reason: new FlushTimeout({ timeoutMillis }) }))
-  )
-
-  const encode = Message.makeEncoder({
-    now: () => clock.currentTimeMillisUnsafe(),
-    uuid: () => Message.uuidV4(random)
+      )
   })
 
-  // One instance each: a refusal carries nothing of the call, and a burst of refused calls (an outage) must not
-  // allocate, or hold until it is reported, an error per call.
+  // The size limit is checked here rather than by the encoder, so a refusal can still show the message.
+  const encode = Message.makeEncoder({
+    now: () => clock.currentTimeMillisUnsafe(),
+    uuid: () => Message.uuidV4(random),
+    maxMessageBytes: Infinity
+  })
+
+  // One instance each: a burst of refused calls (an outage) must not allocate an error per call.
   const clientClosed = new AnalyticsError({ reason: new ClientClosed({}) })
   const queueFull = new AnalyticsError({ reason: new QueueFull({ maxQueueSize: config.maxQueueSize }) })
 
-  const refuse = (error: AnalyticsError) => {
+  const refuse = (error: AnalyticsError, message: Message.WireMessage | undefined): Result.Result<never, Refusal> => {
     count(AnalyticsMetrics.dropped, 1)
-    return Result.fail(error)
+    return Result.fail({ error, message })
   }
 
-  const prepare = (type: Message.CallType, params: unknown): Result.Result<Message.Encoded, AnalyticsError> => {
-    if (queue.isClosed()) return refuse(clientClosed)
+  // Validation comes first, even after close, as in the original: a bad call is the caller's bug either way.
+  const prepare = (type: Message.CallType, params: unknown): Result.Result<Message.Encoded, Refusal> => {
     const encoded = encode(type, params)
     if (Result.isFailure(encoded)) {
-      // A validation error is the caller's bug, reported to the caller alone; a too-large message is dropped data.
-      if (encoded.failure._tag === "MessageTooLarge") count(AnalyticsMetrics.dropped, 1)
-      return fail(encoded.failure)
+      return Result.fail({ error: new AnalyticsError({ reason: encoded.failure }), message: undefined })
+    }
+    const { message, bytes } = encoded.success
+    if (closing) return refuse(clientClosed, message)
+    if (bytes > Message.MAX_MESSAGE_BYTES) {
+      const tooLarge = new MessageTooLarge({ call: type, size: bytes, limit: Message.MAX_MESSAGE_BYTES })
+      return refuse(new AnalyticsError({ reason: tooLarge }), message)
     }
     return Result.succeed(encoded.success)
   }
 
-  // The message goes back to the caller; the queue keeps only the envelope.
-  const envelope = (encoded: Message.Encoded, callback: Callback | undefined) =>
-    new Envelope(encoded, clock.currentTimeMillisUnsafe(), callback)
-
-  const accepted = (message: Message.WireMessage) => {
+  const enqueue = (encoded: Message.Encoded, callback: MessageCallback | undefined): Message.WireMessage => {
+    const envelope = new Envelope(encoded, clock.currentTimeMillisUnsafe(), callback)
+    ledger.add(envelope)
+    dispatcher.offer(envelope)
     count(AnalyticsMetrics.enqueued, 1)
-    return Result.succeed(message)
+    return encoded.message
   }
 
   const accept: Engine["accept"] = (type, params, callback) => {
     const prepared = prepare(type, params)
     if (Result.isFailure(prepared)) return Result.fail(prepared.failure)
-    if (queue.offerUnsafe(envelope(prepared.success, callback))) return accepted(prepared.success.message)
-    return queue.isClosed()
-      ? refuse(clientClosed)
-      : refuse(queueFull)
+    if (!ledger.hasRoom()) return refuse(queueFull, prepared.success.message)
+    return Result.succeed(enqueue(prepared.success, callback))
   }
 
+  const waitForRoom = (encoded: Message.Encoded): Effect.Effect<Message.WireMessage, AnalyticsError> =>
+    Effect.suspend(() => {
+      if (closing) {
+        count(AnalyticsMetrics.dropped, 1)
+        return Effect.fail(clientClosed)
+      }
+      if (ledger.hasRoom()) return Effect.succeed(enqueue(encoded, undefined))
+      return Effect.andThen(ledger.roomFreed, waitForRoom(encoded))
+    })
+
   const acceptEffect: Engine["acceptEffect"] = config.overflow === "fail"
-    ? (type, params) => Effect.suspend(() => Effect.fromResult(accept(type, params)))
+    ? (type, params) => Effect.suspend(() => Effect.mapError(Effect.fromResult(accept(type, params)), (r) => r.error))
     : (type, params) =>
       Effect.suspend(() => {
         const prepared = prepare(type, params)
-        if (Result.isFailure(prepared)) return Effect.fail(prepared.failure)
-        return Effect.flatMap(queue.offer(envelope(prepared.success, undefined)), (ok) =>
-          Effect.fromResult(
-            ok ? accepted(prepared.success.message) : refuse(clientClosed)
-          ))
+        return Result.isFailure(prepared) ? Effect.fail(prepared.failure.error) : waitForRoom(prepared.success)
       })
+
+  const flush = Effect.suspend(() => {
+    const seq = ledger.lastSeq
+    if (!closing) dispatcher.offerFlush()
+    return ledger.settledThrough(seq)
+  })
+
+  const closed = Deferred.makeUnsafe<void>()
+
+  const close = (timeoutMillis: number): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      if (closing) return Deferred.await(closed)
+      closing = true
+      // Whoever waits for room now gets ClientClosed; nothing new can be accepted.
+      ledger.close()
+      return Effect.gen(function*() {
+        yield* dispatcher.end
+        const finished = yield* Effect.andThen(dispatcher.done, ledger.empty).pipe(
+          // close itself is uninterruptible; the wait inside must stay interruptible for the timeout to cut it off.
+          Effect.interruptible,
+          Effect.timeoutOption(Duration.millis(timeoutMillis))
+        )
+        yield* dispatcher.stop
+        if (Option.isNone(finished)) {
+          // Queued, batched, waiting for a slot or in flight: the ledger has them all.
+          settle(ledger.held(), new AnalyticsError({ reason: new FlushTimeout({ timeoutMillis }) }))
+        }
+      }).pipe(Effect.ensuring(Deferred.succeed(closed, undefined)), Effect.uninterruptible)
+    })
+
+  // Added after the consumer was forked: finalizers run last-in first-out, so this drains before it is interrupted.
+  yield* Effect.addFinalizer(() => close(config.closeTimeoutMillis))
 
   return {
     config,
     accept,
     acceptEffect,
-    flush: queue.flush,
+    flush,
     close: (timeout) =>
-      queue.close(
-        timeout === undefined ? config.closeTimeoutMillis : Duration.toMillis(Duration.fromInputUnsafe(timeout))
-      ),
-    isClosed: queue.isClosed,
-    queued: queue.queued,
-    inFlight: queue.inFlight
+      close(timeout === undefined ? config.closeTimeoutMillis : Duration.toMillis(Duration.fromInputUnsafe(timeout))),
+    isClosed: () => closing,
+    pending: () => ledger.size,
+    queued: dispatcher.queued,
+    inFlight: dispatcher.inFlight,
+    caughtUp: dispatcher.caughtUp
   }
 })

@@ -21,7 +21,11 @@ export interface RecordedRequest {
 }
 
 export type Answer =
-  | { readonly status: number; readonly headers?: Record<string, string>; readonly body?: string }
+  | {
+    readonly status: number
+    readonly headers?: Record<string, string>
+    readonly body?: string | ReadableStream<Uint8Array>
+  }
   | { readonly error: string }
 
 export type Handler = (request: RecordedRequest, index: number) => Effect.Effect<Answer>
@@ -72,7 +76,7 @@ export const make = Effect.fnUntraced(function*(handler: Handler = ok) {
           ))
     })
   )
-  return { requests, next: Queue.take(arrivals), layer: Layer.succeed(HttpClient.HttpClient, client) }
+  return { requests, next: Queue.take(arrivals), client, layer: Layer.succeed(HttpClient.HttpClient, client) }
 })
 
 /** Every message of every request, in request order. */

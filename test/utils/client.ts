@@ -1,20 +1,32 @@
 /**
- * Builds an `AnalyticsClient` over the scripted `HttpClient` in a scope the test controls, so a test can close it
- * (and so run the drain) at the moment it chooses.
+ * Builds the engine over the scripted `HttpClient` in a scope the test controls, so a test can close it (and so run
+ * the drain) at the moment it chooses. Outcomes are recorded as the engine reports them, synchronously: a test
+ * reads them as soon as the effect that caused them returns, with no subscriber fiber to wait for.
+ *
+ * Waits are explicit: `next` (the next request), `caughtUp` (the consumer has planned every accepted message and
+ * started its batches), `nextResponse` (an attempt's answer was read), `TestClock.adjust` (which waits for the
+ * fibers it wakes), or a `Deferred` in a handler. No test yields and hopes.
  */
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
-import * as Layer from "effect/Layer"
+import type * as Fiber from "effect/Fiber"
+import * as HttpClient from "effect/http/HttpClient"
+import * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
-import * as AnalyticsClient from "../../src/AnalyticsClient.ts"
 import type * as AnalyticsConfig from "../../src/AnalyticsConfig.ts"
+import type { AnalyticsError } from "../../src/AnalyticsError.ts"
+import * as Engine from "../../src/internal/engine.ts"
+import type * as Transport from "../../src/internal/transport.ts"
+import type * as Message from "../../src/Message.ts"
 import * as MockHttp from "./MockHttp.ts"
 
 export const writeKey = "wk_test_5ecret_K3y"
 export const host = "https://api.test"
+
+export interface Failure {
+  readonly error: AnalyticsError
+  readonly messages: ReadonlyArray<Message.WireMessage>
+}
 
 export const setup = Effect.fnUntraced(function*(
   options: Partial<AnalyticsConfig.Options> = {},
@@ -22,32 +34,44 @@ export const setup = Effect.fnUntraced(function*(
 ) {
   const mock = yield* MockHttp.make(handler)
   const scope = yield* Scope.make()
-  const context = yield* Layer.buildWithScope(
-    AnalyticsClient.layer({ writeKey, host, ...options }).pipe(Layer.provide(mock.layer)),
-    scope
-  )
-  const client = Context.get(context, AnalyticsClient.AnalyticsClient)
-  // Subscribed before any call, so no failure can slip past the test.
-  const failures: Array<AnalyticsClient.DeliveryFailure> = []
-  yield* client.failures.pipe(
-    Stream.runForEach((failure) => Effect.sync(() => failures.push(failure))),
-    Effect.forkScoped({ startImmediately: true })
-  )
-  yield* Effect.yieldNow
+  const failures: Array<Failure> = []
+  /** Every outcome by messageId, in the order they were reported. */
+  const outcomes = new Map<string, Array<string>>()
+  const responses = yield* Queue.unbounded<Transport.ResponseInfo>()
+  const engine = yield* Engine.make({
+    options: { writeKey, host, ...options },
+    onSettled: (envelopes, error) => {
+      for (const envelope of envelopes) {
+        const id = envelope.message.messageId
+        outcomes.set(id, [...(outcomes.get(id) ?? []), error?.reason._tag ?? "delivered"])
+      }
+      if (error !== undefined) failures.push({ error, messages: envelopes.map((envelope) => envelope.message) })
+    },
+    observer: { onResponse: (response) => Queue.offerUnsafe(responses, response) }
+  }).pipe(Effect.provideService(HttpClient.HttpClient, mock.client), Scope.provide(scope))
+  const call = (type: Message.CallType) => (params: unknown) => engine.acceptEffect(type, params)
+  const client = {
+    identify: call("identify"),
+    track: call("track"),
+    page: call("page"),
+    screen: call("screen"),
+    group: call("group"),
+    alias: call("alias"),
+    flush: engine.flush
+  }
   return {
     client,
+    engine,
     requests: mock.requests,
     next: mock.next,
+    nextResponse: Queue.take(responses),
+    caughtUp: engine.caughtUp,
     failures,
+    outcomes,
     close: Scope.close(scope, Exit.void),
     /** Starts closing in the background, to prove what close waits for. */
     closeInBackground: Effect.forkChild(Scope.close(scope, Exit.void), { startImmediately: true })
   }
-})
-
-/** Lets the fibers that are ready run until they all wait again (the consumer, the senders). */
-export const settle = Effect.gen(function*() {
-  for (let i = 0; i < 20; i++) yield* Effect.yieldNow
 })
 
 export const isDone = <A, E>(fiber: Fiber.Fiber<A, E>) => Effect.sync(() => fiber.pollUnsafe() !== undefined)

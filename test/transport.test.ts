@@ -1,14 +1,17 @@
 /**
- * CONTRACT §3 and §6: the request on the wire, the status classes, backoff, Retry-After, 413 splitting.
+ * CONTRACT §3 and §6: the request on the wire, the status classes, backoff, Retry-After, 413 splitting, and what
+ * each attempt costs (a batch is compressed once; an answer is read up to a limit).
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Random from "effect/Random"
 import { TestClock } from "effect/testing"
+import { maxResponseBytes } from "../src/internal/transport.ts"
 import { libraryName, libraryVersion } from "../src/internal/version.ts"
-import { host, settle, setup, writeKey } from "./utils/client.ts"
+import { host, setup, writeKey } from "./utils/client.ts"
 import * as MockHttp from "./utils/MockHttp.ts"
 
 const track = (n: number) => ({ userId: `u${n}`, event: `e${n}` })
@@ -60,6 +63,51 @@ describe("Transport", () => {
       assert.strictEqual((yield* eu.next).url, "https://cdp-eu.customer.io/v1/batch")
     }))
 
+  it.effect("gzip compresses a batch once for all its attempts, each with the time of the attempt as sentAt", () =>
+    Effect.gen(function*() {
+      const Original = globalThis.CompressionStream
+      let compressions = 0
+      globalThis.CompressionStream = class extends Original {
+        constructor(format: ConstructorParameters<typeof CompressionStream>[0]) {
+          super(format)
+          compressions++
+        }
+      }
+      yield* Effect.addFinalizer(() => Effect.sync(() => globalThis.CompressionStream = Original))
+      const { client, next } = yield* setup({ compression: "gzip" }, MockHttp.statuses(503, 503))
+      yield* client.track(track(1))
+      const sentAts = [(yield* next).body.sentAt]
+      for (let i = 0; i < 2; i++) {
+        yield* TestClock.adjust(60_000)
+        sentAts.push((yield* next).body.sentAt)
+      }
+      assert.strictEqual(compressions, 1)
+      assert.strictEqual(new Set(sentAts).size, 3, `a fresh sentAt per attempt: ${sentAts}`)
+    }).pipe(halfRandom))
+
+  it.effect("reads at most 64 KiB of an answer, and keeps 500 characters of it in the error", () =>
+    Effect.gen(function*() {
+      let pulled = 0
+      const chunk = new Uint8Array(16 * 1024).fill(65)
+      const { client, failures } = yield* setup({ maxRetries: 0 }, () =>
+        Effect.succeed({
+          status: 500,
+          body: new ReadableStream<Uint8Array>({
+            pull(controller) {
+              // 50 MB if read to the end
+              pulled += chunk.byteLength
+              if (pulled > 50 * 1024 * 1024) controller.close()
+              else controller.enqueue(chunk)
+            }
+          })
+        }))
+      yield* client.track(track(1))
+      yield* client.flush
+      assert.strictEqual(failures.length, 1)
+      assert.isAtMost(pulled, maxResponseBytes + 2 * chunk.byteLength, "a stream may pull a chunk ahead")
+      assert.include(failures[0].error.message, "A".repeat(500) + "…")
+    }))
+
   it.effect("gzip compresses the body; strictMode sends X-Strict-Mode", () =>
     Effect.gen(function*() {
       const { client, next } = yield* setup({ compression: "gzip", strictMode: true })
@@ -90,9 +138,10 @@ describe("Transport", () => {
     const label = typeof answer === "number" ? String(answer) : "a network error"
     it.effect(`${label} is retried with X-Retry-Count and the same messageIds`, () =>
       Effect.gen(function*() {
-        const { client, failures, requests } = yield* setup({}, MockHttp.statuses(answer, answer))
+        const { client, failures, requests, nextResponse } = yield* setup({}, MockHttp.statuses(answer, answer))
         yield* client.track(track(1))
         const flushing = yield* Effect.forkChild(client.flush, { startImmediately: true })
+        yield* nextResponse // the first attempt failed and its backoff is running
         yield* TestClock.adjust(120_000)
         yield* Fiber.join(flushing)
         assert.strictEqual(requests.length, 3)
@@ -106,8 +155,12 @@ describe("Transport", () => {
   it.effect("backs off exponentially from 500 ms with full jitter, capped at 60 s, for maxRetries retries", () =>
     Effect.gen(function*() {
       const times: Array<number> = []
-      const { client, failures, requests } = yield* setup({ maxRetries: 9 }, timed(times, ...Array(20).fill(500)))
+      const { client, failures, requests, nextResponse } = yield* setup(
+        { maxRetries: 9 },
+        timed(times, ...Array(20).fill(500))
+      )
       yield* client.track(track(1))
+      yield* nextResponse
       yield* TestClock.adjust(1_000_000)
       assert.strictEqual(requests.length, 10, "the first attempt and maxRetries retries")
       const delays = times.slice(1).map((t, i) => t - times[i])
@@ -120,39 +173,75 @@ describe("Transport", () => {
   it.effect("Retry-After pauses the whole client and does not use up a retry", () =>
     Effect.gen(function*() {
       const times: Array<number> = []
-      const { client, failures, requests, next } = yield* setup(
+      const { caughtUp, client, failures, requests, next, nextResponse } = yield* setup(
         { maxRetries: 0, maxEventsInBatch: 1 },
         timed(times, 200, { status: 429, headers: { "retry-after": "7" } })
       )
       yield* client.track(track(0))
-      yield* next
+      yield* nextResponse
       yield* client.track(track(1))
-      yield* next
-      yield* settle // the 429 is read and the pause set
+      assert.strictEqual((yield* nextResponse).status, 429, "the 429 is read and the pause set")
       yield* client.track(track(2)) // a second batch during the pause waits too
+      yield* caughtUp
       yield* TestClock.adjust(6_999)
       assert.strictEqual(requests.length, 2)
       yield* TestClock.adjust(1)
-      yield* settle
+      yield* next
+      yield* next
       assert.strictEqual(requests.length, 4)
       assert.deepStrictEqual(times, [0, 0, 7_000, 7_000])
       assert.strictEqual(failures.length, 0, "with maxRetries: 0 the batch still went through")
+    }))
+
+  it.effect("a pause extended while a batch waits out the first one holds that batch too", () =>
+    Effect.gen(function*() {
+      const times: Array<number> = []
+      const gate = yield* Deferred.make<void>()
+      const { client, requests, next, nextResponse } = yield* setup(
+        { maxEventsInBatch: 1, maxConcurrentRequests: 2, maxRetries: 0 },
+        (_, index) =>
+          Effect.gen(function*() {
+            times.push(yield* Clock.currentTimeMillis)
+            if (index === 1) return { status: 429, headers: { "retry-after": "2" } }
+            if (index === 2) {
+              yield* Deferred.await(gate)
+              return { status: 429, headers: { "retry-after": "10" } }
+            }
+            return { status: 200 }
+          })
+      )
+      yield* client.track(track(0))
+      yield* nextResponse
+      yield* client.track(track(1)) // answered 429: the client pauses until 2 s
+      yield* client.track(track(2)) // held, then answered 429 asking for 10 s more
+      yield* nextResponse
+      yield* next
+      yield* TestClock.adjust(1_000)
+      yield* Deferred.succeed(gate, undefined)
+      yield* nextResponse // at 1 s the pause is extended to 11 s
+      yield* TestClock.adjust(1_000) // at 2 s batch 1 wakes up, sees the longer pause, and waits on
+      assert.strictEqual(requests.length, 3, "nothing is sent before 11 s")
+      yield* TestClock.adjust(9_000)
+      yield* next
+      yield* next
+      assert.deepStrictEqual(times.slice(3), [11_000, 11_000])
     }))
 
   it.effect("Retry-After as an HTTP date, clamped to at most 300 s", () =>
     Effect.gen(function*() {
       const times: Array<number> = []
       yield* TestClock.setTime(Date.UTC(2026, 0, 1))
-      const { client, requests } = yield* setup(
+      const { client, next, nextResponse, requests } = yield* setup(
         {},
         timed(times, { status: 503, headers: { "retry-after": "Fri, 02 Jan 2026 00:00:00 GMT" } })
       )
       yield* client.track(track(1))
+      yield* nextResponse
       yield* TestClock.adjust(299_999)
       assert.strictEqual(requests.length, 1)
       yield* TestClock.adjust(1)
-      yield* settle
-      assert.strictEqual(requests.length, 2)
+      yield* next
+      assert.deepStrictEqual(times, [Date.UTC(2026, 0, 1), Date.UTC(2026, 0, 1) + 300_000])
     }))
 
   it.effect("413 splits the batch in half and sends each half; a single message that gets 413 fails", () =>
@@ -177,12 +266,13 @@ describe("Transport", () => {
   it.effect("times out a hung attempt after httpRequestTimeout and retries it", () =>
     Effect.gen(function*() {
       const times: Array<number> = []
-      const { client, requests } = yield* setup(
+      const { client, next, requests } = yield* setup(
         { httpRequestTimeout: 3_000 },
         (request, index) =>
           index === 0 ? Effect.andThen(timed(times)(request, index), Effect.never) : timed(times)(request, index)
       )
       yield* client.track(track(1))
+      yield* next
       yield* TestClock.adjust(2_999)
       assert.strictEqual(requests.length, 1)
       yield* TestClock.adjust(1)

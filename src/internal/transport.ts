@@ -1,14 +1,14 @@
 /**
- * Sends one batch to the Pipelines API through an `HttpClient`, and keeps at it until the batch is delivered or
- * has finally failed.
+ * Sends one batch to the Pipelines API through an `HttpClient`, and keeps at it until the batch is delivered or has
+ * finally failed; every outcome goes to the caller's `Outcome`, once per part of the batch.
  *
  * - 2xx: delivered. 413: the batch is split in half and each half is sent on its own (one message that gets 413
  *   fails). 408, 410, 429 and 5xx other than 501/505, network errors and timeouts: retried. Any other status: final.
  * - Retries follow {@link retrySchedule}: exponential from 500 ms, factor 2, full jitter, capped at 60 s.
  * - A `Retry-After` on a retryable answer pauses every request of the client until then; that wait does not use
- *   up a retry.
- *
- * @since 0.1.0
+ *   up a retry. A request waits until no pause is in force, however often a pause is extended while it waits.
+ * - The request body is built from the messages' JSON once per batch; only `sentAt` changes between attempts (with
+ *   gzip, the batch is compressed once). At most {@link maxResponseBytes} of an answer are read.
  */
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
@@ -17,40 +17,30 @@ import { constTrue, identity } from "effect/Function"
 import * as Headers from "effect/http/Headers"
 import * as HttpClient from "effect/http/HttpClient"
 import * as HttpClientRequest from "effect/http/HttpClientRequest"
+import type * as HttpClientResponse from "effect/http/HttpClientResponse"
 import * as Random from "effect/Random"
 import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
 import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
-import type * as AnalyticsConfig from "./AnalyticsConfig.ts"
-import { AnalyticsError, HttpError, isRetryableStatus, TransportError } from "./AnalyticsError.ts"
-import { libraryName, libraryVersion } from "./internal/version.ts"
+import type * as AnalyticsConfig from "../AnalyticsConfig.ts"
+import { AnalyticsError, HttpError, isRetryableStatus, TransportError } from "../AnalyticsError.ts"
+import * as Body from "./body.ts"
+import { libraryName, libraryVersion } from "./version.ts"
 
-/**
- * What the transport needs of a queued message: its JSON, encoded once at enqueue.
- *
- * @category models
- * @since 0.1.0
- */
+/** What the transport needs of a queued message: its JSON, encoded once at enqueue. */
 export interface Payload {
   readonly json: string
 }
 
 /**
- * Told about every HTTP attempt; the `Authorization` header is always redacted.
- *
- * @category models
- * @since 0.1.0
+ * Told once for each part of a batch that is settled: the whole batch, or the halves of a batch split after a 413.
+ * `error` is `undefined` when the part was delivered.
  */
-export interface Observer {
-  readonly onRequest?: ((request: RequestInfo) => void) | undefined
-  readonly onResponse?: ((response: ResponseInfo) => void) | undefined
-}
+export type Outcome<A> = (part: ReadonlyArray<A>, error: AnalyticsError | undefined) => void
 
-/**
- * @category models
- * @since 0.1.0
- */
+/** An HTTP attempt, as the facade's `http_request` event shows it; the `Authorization` header is redacted. */
 export interface RequestInfo {
   readonly url: string
   readonly method: "POST"
@@ -62,10 +52,7 @@ export interface RequestInfo {
   readonly retryCount: number
 }
 
-/**
- * @category models
- * @since 0.1.0
- */
+/** The answer to an attempt, as the facade's `http_response` event shows it. */
 export interface ResponseInfo {
   readonly url: string
   /** The HTTP status, or `undefined` when no answer came (network error or timeout). */
@@ -75,24 +62,20 @@ export interface ResponseInfo {
   readonly retryCount: number
 }
 
-/**
- * Called once for each part of a batch that is settled: the whole batch, or the halves of a batch split after a 413.
- * `error` is `undefined` when the part was delivered.
- *
- * @category models
- * @since 0.1.0
- */
-export type Settle<A> = (part: ReadonlyArray<A>, error: AnalyticsError | undefined) => void
+/** Told about every HTTP attempt. */
+export interface Observer {
+  readonly onRequest?: ((request: RequestInfo) => void) | undefined
+  readonly onResponse?: ((response: ResponseInfo) => void) | undefined
+}
 
-/**
- * @category models
- * @since 0.1.0
- */
+export interface Options {
+  readonly config: AnalyticsConfig.Resolved
+  readonly observer?: Observer | undefined
+}
+
 export interface Transport {
-  /** Never fails: every outcome goes to `settle`. Interrupting it leaves the unsettled parts to the caller. */
-  readonly send: <A extends Payload>(batch: ReadonlyArray<A>, settle: Settle<A>) => Effect.Effect<void>
-  /** Retries made so far (every request after the first of a batch). */
-  readonly retries: () => number
+  /** Never fails: every outcome goes to `outcome`. Interrupting it leaves the unsettled parts to the caller. */
+  readonly send: <A extends Payload>(batch: ReadonlyArray<A>, outcome: Outcome<A>) => Effect.Effect<void>
 }
 
 /** The shortest and longest pause a `Retry-After` can ask for; outside values are clamped. */
@@ -104,17 +87,18 @@ const retryAfterBounds = { min: 1_000, max: 300_000 } as const
  */
 const maxRetryAfterPauses = 10
 
-const observedHeaders = (headers: Headers.Headers): Record<string, string> => ({
-  ...headers,
-  authorization: "<redacted>"
-})
+/**
+ * The most of an answer's body that is read: the API answers with a few bytes, and an error message keeps 500
+ * characters of it. A proxy that answers with megabytes must not cost megabytes.
+ */
+export const maxResponseBytes = 64 * 1024
+
+/** Characters of an answer's body kept in an `HttpError`. */
+const keptBodyChars = 500
 
 /**
  * The backoff between attempts: exponential from 500 ms with factor 2, capped at 60 s, with full jitter (a random
  * delay between 0 and the capped value), for at most `maxRetries` retries, and only while the error is retryable.
- *
- * @category schedules
- * @since 0.1.0
  */
 export const retrySchedule = (maxRetries: number): Schedule.Schedule<Duration.Duration, AnalyticsError> =>
   Schedule.exponential("500 millis", 2).pipe(
@@ -133,18 +117,35 @@ type Answer =
     readonly status: number
     readonly headers: Headers.Headers
     readonly body: string
-    readonly retryAfter: string | undefined
   }
   | { readonly _tag: "NoAnswer"; readonly description: string }
 
+const decoder = new TextDecoder()
+
+/** Reads at most `maxResponseBytes` of the body; the rest is left unread (the connection is then not reused). */
+const readCapped = (response: HttpClientResponse.HttpClientResponse) =>
+  Effect.suspend(() => {
+    const chunks: Array<Uint8Array> = []
+    let size = 0
+    return Stream.runForEachWhile(response.stream, (chunk) =>
+      Effect.sync(() => {
+        chunks.push(chunk.byteLength + size > maxResponseBytes ? chunk.subarray(0, maxResponseBytes - size) : chunk)
+        size += chunk.byteLength
+        return size < maxResponseBytes
+      })).pipe(
+        Effect.map(() => chunks.map((chunk) => decoder.decode(chunk, { stream: true })).join("") + decoder.decode()),
+        // An answer without a body is an empty body.
+        Effect.catchReason("HttpClientError", "EmptyBodyError", () => Effect.succeed(""))
+      )
+  })
+
 /**
  * Builds a transport for one client. The `HttpClient` comes from the environment, so users pick the implementation
- * (fetch, undici, node:http, a proxy, a mock).
- *
- * @category constructors
- * @since 0.1.0
+ * (fetch, node:http, undici, a proxy, a mock).
  */
-export const make = Effect.fnUntraced(function*(config: AnalyticsConfig.Resolved, observer: Observer = {}) {
+export const make = Effect.fnUntraced(function*(options: Options) {
+  const { config } = options
+  const observer = options.observer ?? {}
   const http = yield* HttpClient.HttpClient
   const clock = yield* Clock.Clock
   const writeKey = Redacted.value(config.writeKey)
@@ -152,7 +153,8 @@ export const make = Effect.fnUntraced(function*(config: AnalyticsConfig.Resolved
     HttpClientRequest.basicAuth(config.writeKey, ""),
     HttpClientRequest.setHeaders({
       "user-agent": `${libraryName}/${libraryVersion}`,
-      ...(config.strictMode ? { "x-strict-mode": "1" } : {})
+      ...(config.strictMode ? { "x-strict-mode": "1" } : {}),
+      ...(config.compression === "gzip" ? { "content-encoding": "gzip" } : {})
     })
   )
   const authorization = baseRequest.headers["authorization"]!
@@ -168,11 +170,11 @@ export const make = Effect.fnUntraced(function*(config: AnalyticsConfig.Resolved
   }
 
   let pausedUntil = 0
-  let retries = 0
 
-  const waitWhilePaused = Effect.suspend(() => {
+  // Looks again after every sleep: another batch may have extended the pause meanwhile.
+  const waitWhilePaused: Effect.Effect<void> = Effect.suspend(() => {
     const left = pausedUntil - clock.currentTimeMillisUnsafe()
-    return left > 0 ? Effect.sleep(Duration.millis(left)) : Effect.void
+    return left > 0 ? Effect.andThen(Effect.sleep(Duration.millis(left)), waitWhilePaused) : Effect.void
   })
 
   const pauseFor = (retryAfter: string): boolean => {
@@ -185,21 +187,20 @@ export const make = Effect.fnUntraced(function*(config: AnalyticsConfig.Resolved
     return true
   }
 
-  const request = Effect.fnUntraced(function*(jsons: ReadonlyArray<string>, retryCount: number) {
+  const request = Effect.fnUntraced(function*(body: Body.Body, retryCount: number) {
     const sentAt = new Date(clock.currentTimeMillisUnsafe()).toISOString()
-    const json = `{"batch":[${jsons.join(",")}],"sentAt":"${sentAt}"}`
-    let req = HttpClientRequest.bodyText(
-      retryCount === 0 ? baseRequest : HttpClientRequest.setHeader(baseRequest, "x-retry-count", String(retryCount)),
-      json,
-      "application/json"
-    )
-    if (config.compression === "gzip") req = yield* HttpClientRequest.compressBody(req, "gzip", { minSize: 0 })
+    const base = retryCount === 0
+      ? baseRequest
+      : HttpClientRequest.setHeader(baseRequest, "x-retry-count", String(retryCount))
+    const req = config.compression === "gzip"
+      ? HttpClientRequest.bodyUint8Array(base, yield* body.gzip(sentAt), "application/json")
+      : HttpClientRequest.bodyText(base, body.text(sentAt), "application/json")
     observer.onRequest?.({
       url: config.url,
       method: "POST",
-      headers: observedHeaders(req.headers),
-      body: json,
-      messages: jsons.length,
+      headers: { ...req.headers, authorization: "<redacted>" },
+      body: body.text(sentAt),
+      messages: body.messages,
       retryCount
     })
     const started = clock.currentTimeMillisUnsafe()
@@ -212,14 +213,16 @@ export const make = Effect.fnUntraced(function*(config: AnalyticsConfig.Resolved
       Effect.provideService(HttpClient.TracerPropagationEnabled, false),
       traced ? identity : Effect.provideService(HttpClient.TracerDisabledWhen, constTrue),
       Effect.flatMap((response) =>
-        Effect.map(response.text, (body): Answer => ({
-          _tag: "Status",
-          status: response.status,
-          headers: response.headers,
+        Effect.map(readCapped(response), (text): Answer => {
           // Scrubbed before it is cut, so a key straddling the cut leaves no part of itself behind.
-          body: ((scrubbed) => scrubbed.length > 500 ? `${scrubbed.slice(0, 500)}…` : scrubbed)(scrub(body)),
-          retryAfter: response.headers["retry-after"]
-        }))
+          const scrubbed = scrub(text)
+          return {
+            _tag: "Status",
+            status: response.status,
+            headers: response.headers,
+            body: scrubbed.length > keptBodyChars ? `${scrubbed.slice(0, keptBodyChars)}…` : scrubbed
+          }
+        })
       ),
       Effect.timeoutOrElse({
         duration: Duration.millis(config.httpRequestTimeoutMillis),
@@ -245,20 +248,20 @@ export const make = Effect.fnUntraced(function*(config: AnalyticsConfig.Resolved
    * One attempt as the retry schedule sees it. Answers with `Retry-After` are re-sent inside the attempt after the
    * client-wide pause, so they do not count against `maxRetries` (they have a budget of their own).
    */
-  const attempt = (jsons: ReadonlyArray<string>, state: { sends: number; pauses: number }) =>
+  const attempt = (body: Body.Body, state: { sends: number; pauses: number }) =>
     Effect.gen(function*() {
       while (true) {
         yield* waitWhilePaused
-        if (state.sends > 0) retries++
-        const answer = yield* request(jsons, state.sends++)
+        const answer = yield* request(body, state.sends++)
         if (answer._tag === "NoAnswer") {
           return yield* new AnalyticsError({ reason: new TransportError({ description: answer.description }) })
         }
         const { status } = answer
         if (status >= 200 && status < 300) return
+        const retryAfter = answer.headers["retry-after"]
         if (
-          isRetryableStatus(status) && answer.retryAfter !== undefined && state.pauses < maxRetryAfterPauses
-          && pauseFor(answer.retryAfter)
+          isRetryableStatus(status) && retryAfter !== undefined && state.pauses < maxRetryAfterPauses
+          && pauseFor(retryAfter)
         ) {
           state.pauses++
           continue
@@ -269,22 +272,22 @@ export const make = Effect.fnUntraced(function*(config: AnalyticsConfig.Resolved
 
   const schedule = retrySchedule(config.maxRetries)
 
-  const send = <A extends Payload>(batch: ReadonlyArray<A>, settle: Settle<A>): Effect.Effect<void> => {
-    if (config.disable) return Effect.sync(() => settle(batch, undefined))
-    return attempt(batch.map((m) => m.json), { sends: 0, pauses: 0 }).pipe(
+  const send = <A extends Payload>(batch: ReadonlyArray<A>, outcome: Outcome<A>): Effect.Effect<void> => {
+    if (config.disable) return Effect.sync(() => outcome(batch, undefined))
+    return attempt(Body.make(batch.map((m) => m.json)), { sends: 0, pauses: 0 }).pipe(
       Effect.retry(schedule),
       Effect.matchEffect({
-        onSuccess: () => Effect.sync(() => settle(batch, undefined)),
+        onSuccess: () => Effect.sync(() => outcome(batch, undefined)),
         onFailure: (error) => {
           if (error.reason._tag === "HttpError" && error.reason.status === 413 && batch.length > 1) {
             const half = Math.ceil(batch.length / 2)
-            return Effect.andThen(send(batch.slice(0, half), settle), send(batch.slice(half), settle))
+            return Effect.andThen(send(batch.slice(0, half), outcome), send(batch.slice(half), outcome))
           }
-          return Effect.sync(() => settle(batch, error))
+          return Effect.sync(() => outcome(batch, error))
         }
       })
     )
   }
 
-  return { send, retries: () => retries } satisfies Transport
+  return { send } satisfies Transport
 })

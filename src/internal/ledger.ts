@@ -1,0 +1,143 @@
+/**
+ * Every message the client accepted and has not yet settled, in acceptance order: the one place that knows what is
+ * owed an outcome. Whatever holds a message at a given moment (the queue, the batch being formed, a batch waiting
+ * for a request slot, a request in flight), the ledger holds it too, so close can abandon exactly what is left
+ * without asking any fiber what it was holding.
+ *
+ * It also answers the three questions that depend on it:
+ * - room: fewer than `capacity` messages are held (`maxQueueSize` bounds everything accepted and not yet settled);
+ * - flush: everything accepted up to a given message is settled;
+ * - close: nothing is held.
+ *
+ * Entries are linked through their own fields, so adding and removing allocate nothing.
+ */
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+
+/** The fields the ledger keeps on each entry. */
+export interface Entry {
+  /** Acceptance order, from 1. */
+  seq: number
+  prev: Entry | undefined
+  next: Entry | undefined
+}
+
+interface Waiter {
+  readonly seq: number
+  readonly done: Deferred.Deferred<void>
+}
+
+export class Ledger<E extends Entry> {
+  readonly capacity: number
+  #head: E | undefined
+  #tail: E | undefined
+  #size = 0
+  #lastSeq = 0
+  #closed = false
+  // Flushes waiting for everything up to `seq` to settle; `seq`s only grow, so the list stays sorted.
+  readonly #flushes: Array<Waiter> = []
+  readonly #roomWaiters: Array<Deferred.Deferred<void>> = []
+  readonly #emptyWaiters: Array<Deferred.Deferred<void>> = []
+
+  constructor(capacity: number) {
+    this.capacity = capacity
+  }
+
+  get size(): number {
+    return this.#size
+  }
+
+  /** The `seq` of the last entry added. */
+  get lastSeq(): number {
+    return this.#lastSeq
+  }
+
+  hasRoom(): boolean {
+    return this.#size < this.capacity
+  }
+
+  add(entry: E): void {
+    entry.seq = ++this.#lastSeq
+    entry.prev = this.#tail
+    entry.next = undefined
+    if (this.#tail === undefined) this.#head = entry
+    else this.#tail.next = entry
+    this.#tail = entry
+    this.#size++
+  }
+
+  /** Removes a settled entry. Call {@link notify} once the whole part is removed. */
+  remove(entry: E): void {
+    if (entry.prev === undefined) this.#head = entry.next as E | undefined
+    else entry.prev.next = entry.next
+    if (entry.next === undefined) this.#tail = entry.prev as E | undefined
+    else entry.next.prev = entry.prev
+    entry.prev = undefined
+    entry.next = undefined
+    this.#size--
+  }
+
+  /** Every entry still held, oldest first: what close gives up on. */
+  held(): Array<E> {
+    const all: Array<E> = []
+    for (let entry = this.#head; entry !== undefined; entry = entry.next as E | undefined) all.push(entry)
+    return all
+  }
+
+  /**
+   * Wakes whoever waits on what the last removals changed. The waiters are taken off their lists before any is
+   * woken: waking runs the waiting fiber at once, and it may wait again (a new flush) before this returns.
+   */
+  notify(freed: number): void {
+    const oldest = this.#head?.seq ?? Infinity
+    let flushes = 0
+    while (flushes < this.#flushes.length && this.#flushes[flushes]!.seq < oldest) flushes++
+    const wake = [
+      ...this.#flushes.splice(0, flushes).map((waiter) => waiter.done),
+      ...this.#roomWaiters.splice(0, freed),
+      ...(this.#size === 0 ? this.#emptyWaiters.splice(0) : [])
+    ]
+    for (const waiter of wake) Deferred.doneUnsafe(waiter, Effect.void)
+  }
+
+  /** Completes once every entry up to `seq` is settled. */
+  settledThrough(seq: number): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (this.#head === undefined || this.#head.seq > seq) return Effect.void
+      const done = Deferred.makeUnsafe<void>()
+      this.#flushes.push({ seq, done })
+      return Deferred.await(done)
+    })
+  }
+
+  /** Completes once nothing is held. */
+  readonly empty: Effect.Effect<void> = Effect.suspend(() => {
+    if (this.#size === 0) return Effect.void
+    const done = Deferred.makeUnsafe<void>()
+    this.#emptyWaiters.push(done)
+    return Deferred.await(done)
+  })
+
+  /** Completes when an entry was removed since the call, or the ledger closed: then look again. */
+  readonly roomFreed: Effect.Effect<void> = Effect.suspend(() => {
+    if (this.#closed) return Effect.void
+    const done = Deferred.makeUnsafe<void>()
+    this.#roomWaiters.push(done)
+    return Deferred.await(done).pipe(
+      // A waiter that gives up must not take the wake-up meant for the next one.
+      Effect.onInterrupt(() =>
+        Effect.sync(() => {
+          const index = this.#roomWaiters.indexOf(done)
+          if (index !== -1) this.#roomWaiters.splice(index, 1)
+          else if (this.#roomWaiters.length > 0) Deferred.doneUnsafe(this.#roomWaiters.shift()!, Effect.void)
+        })
+      )
+    )
+  })
+
+  /** No entry will be added any more: whoever waits for room gives up. */
+  close(): void {
+    this.#closed = true
+    for (const waiter of this.#roomWaiters.splice(0)) Deferred.doneUnsafe(waiter, Effect.void)
+  }
+}
