@@ -2,8 +2,10 @@
  * Error handling: what fails where.
  *
  * - Invalid params throw a `ValidationError` at once (as the original does); nothing is queued.
- * - Everything else is reported after the call returns, never thrown: to the call's callback and as an `error`
- *   event `{ code, reason, ctx }`. An `error` event without a listener never crashes the process.
+ * - Everything else is reported, never thrown: as an `error` event `{ code, reason, ctx }` and to the call's
+ *   callback. A call refused after validation (too large, queue full, after close) emits its event during the
+ *   call, with the refused message as `ctx`; its callback runs once the call has returned. An `error` event
+ *   without a listener never crashes the process.
  *
  * Run it against a local collector: `npm run example -- error_handling`.
  */
@@ -18,7 +20,7 @@ client.on("error", (err) => {
   // err.code: "delivery_failure" | "message_too_large" | "queue_full" | "flush_timeout" | "call_after_close"
   // err.reason: an AnalyticsError; err.reason.reason._tag says which, with its fields.
   console.error(`cdp-analytics error ${err.code}: ${err.reason.message}`)
-  if (err.ctx) console.error("  message:", err.ctx.id)
+  if (err.ctx) console.error(`  message: ${err.ctx.event.type} "${err.ctx.event.event}" ${err.ctx.id}`)
 })
 
 // 1. A rule broken: thrown synchronously, naming the field.
@@ -46,6 +48,6 @@ client.track({ userId: "123", event: "Test Event" })
 
 await Promise.all([client.closeAndFlush(), misconfigured.closeAndFlush()])
 
-// 5. After close, calls are refused: `call_after_close` event, and the callback gets ClientClosed.
-client.on("call_after_close", (event) => console.log(`dropped after close: ${event.type}`))
+// 5. After close, calls are refused: `call_after_close` event (with the message), and the callback gets ClientClosed.
+client.on("call_after_close", (message) => console.log(`dropped after close: ${message.type} ${message.messageId}`))
 client.track({ userId: "123", event: "Too Late" }, (err) => console.log(`callback: ${err?.reason._tag}`))

@@ -2,6 +2,8 @@
  * Per-call callbacks: every call takes an optional `callback(err, ctx)`, called exactly once, right after the
  * message was delivered (`err` undefined) or finally failed. `ctx.event` is the message as sent, `ctx.id` its
  * `messageId`. Per-type events (`track`, `identify`, …) fire after delivery, and `drained` when nothing is pending.
+ * A callback may be `async`: `closeAndFlush` waits for the Promise it returns (within its timeout), as the original
+ * does.
  *
  * Run it against a local collector: `npm run example -- callbacks`.
  */
@@ -37,4 +39,12 @@ const delivered = new Promise<string>((resolve, reject) =>
 await cioanalytics.flush()
 console.log(`awaited: ${await delivered}`)
 
+// An async callback: closeAndFlush resolves only after it has finished (here, a pretend write to a database).
+const audit: Array<string> = []
+cioanalytics.track({ userId: "019mr8mf4r", event: "Checkout" }, async (err, ctx) => {
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  audit.push(`${ctx?.id} ${err === undefined ? "delivered" : err.reason._tag}`)
+})
+
 await cioanalytics.closeAndFlush()
+console.log(`audit log written before close returned: ${audit.length} entry`)

@@ -5,17 +5,17 @@
  *
  * @since 0.1.0
  */
-import * as Cause from "effect/Cause"
 import * as Option from "effect/Option"
 import type * as Random from "effect/Random"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
-import type * as SchemaAST from "effect/SchemaAST"
 import * as SchemaGetter from "effect/SchemaGetter"
 import type * as SchemaIssue from "effect/SchemaIssue"
 import * as SchemaParser from "effect/SchemaParser"
 import * as SchemaTransformation from "effect/SchemaTransformation"
 import { MessageTooLarge, ValidationError } from "./AnalyticsError.ts"
+import * as FastDecoder from "./internal/fastDecoder.ts"
+import { checkIntegrations, checkJsonObject, describeError, isPlainObject } from "./internal/json.ts"
 import { libraryName, libraryVersion } from "./internal/version.ts"
 
 // -----------------------------------------------------------------------------
@@ -49,9 +49,6 @@ export const MAX_MESSAGE_BYTES = 32 * 1024
  * @since 0.1.0
  */
 export const MAX_BATCH_BYTES = 500 * 1024
-
-// The JSON walk guards the process (stack) and the API (deeply nested payloads are rejected server-side anyway).
-const MAX_DEPTH = 64
 
 // -----------------------------------------------------------------------------
 // Params (what users write)
@@ -178,182 +175,6 @@ export interface ParamsByType {
 }
 
 // -----------------------------------------------------------------------------
-// JSON walk
-// -----------------------------------------------------------------------------
-
-// Keys are collected while unwinding (innermost first) so the happy path allocates nothing.
-interface Fault {
-  readonly reversedPath: Array<PropertyKey>
-  readonly rule: string
-}
-
-const fault = (rule: string, key?: PropertyKey): Fault => ({
-  reversedPath: key === undefined ? [] : [key],
-  rule
-})
-
-const objectPrototype = Object.prototype
-
-// Cross-realm plain objects (vm, iframes) have another realm's Object.prototype, whose own prototype is null.
-const isPlainObject = (u: unknown): u is Record<string, unknown> => {
-  if (typeof u !== "object" || u === null) return false
-  const proto: unknown = Object.getPrototypeOf(u)
-  return proto === objectPrototype || proto === null || (Object.getPrototypeOf(proto) === null && !Array.isArray(u))
-}
-
-const hasToJSON = (u: object): u is { toJSON: (key: string) => unknown } =>
-  typeof (u as { readonly toJSON?: unknown }).toJSON === "function"
-
-const describeError = (error: unknown): string => {
-  // Schema's synchronous adapters rethrow a defect wrapped with the Cause it died with
-  const cause = error instanceof Error && Cause.isCause(error.cause) ? Cause.squash(error.cause) : error
-  return cause instanceof Error ? cause.message : String(cause)
-}
-
-const unreadable = (error: unknown, key?: PropertyKey): Fault =>
-  fault(`could not be read: ${describeError(error)}`, key)
-
-// Mirrors what JSON.stringify will do with the value, refusing what it would silently change or drop (NaN → null,
-// functions dropped, cycles throw) so that what is sent is what the caller meant.
-const checkValue = (value: unknown, key: PropertyKey, stack: Array<object>): Fault | undefined => {
-  switch (typeof value) {
-    case "string":
-    case "boolean":
-      return undefined
-    case "number":
-      return Number.isFinite(value) ? undefined : fault(`must be a JSON number, got ${value}`)
-    case "object":
-      return value === null ? undefined : checkObject(value, key, stack)
-    case "undefined":
-      return fault("must be a JSON value, got undefined")
-    default:
-      return fault(`must be a JSON value, got a ${typeof value}`)
-  }
-}
-
-const checkObject = (value: object, key: PropertyKey, stack: Array<object>): Fault | undefined => {
-  if (value instanceof Date) {
-    return Number.isNaN(value.getTime()) ? fault("must be a valid date") : undefined
-  }
-  if (!hasToJSON(value)) return checkContainer(value, stack)
-  // JSON.stringify sends what toJSON returns (for any object, plain or not), and does not call toJSON on that again
-  let json: unknown
-  try {
-    json = value.toJSON(String(key))
-  } catch (error) {
-    return unreadable(error)
-  }
-  return typeof json === "object" && json !== null ? checkContainer(json, stack) : checkValue(json, key, stack)
-}
-
-const checkContainer = (value: object, stack: Array<object>): Fault | undefined =>
-  Array.isArray(value)
-    ? within(value, stack, checkItems)
-    : isPlainObject(value)
-    ? within(value, stack, checkEntries)
-    : fault("must be a plain object")
-
-const within = <A extends object>(
-  value: A,
-  stack: Array<object>,
-  check: (value: A, stack: Array<object>) => Fault | undefined
-): Fault | undefined => {
-  const enter = enterContainer(value, stack)
-  if (enter !== undefined) return enter
-  const bad = check(value, stack)
-  if (bad === undefined) stack.pop()
-  return bad
-}
-
-const enterContainer = (value: object, stack: Array<object>): Fault | undefined => {
-  // Only ancestors are cycles: the same object reused in two branches (a DAG) serializes fine.
-  if (stack.includes(value)) return fault("is a circular reference")
-  if (stack.length >= MAX_DEPTH) return fault(`nests deeper than ${MAX_DEPTH} levels`)
-  stack.push(value)
-  return undefined
-}
-
-const checkItems = (array: ReadonlyArray<unknown>, stack: Array<object>): Fault | undefined => {
-  for (let i = 0; i < array.length; i++) {
-    let item: unknown
-    try {
-      item = array[i]
-    } catch (error) {
-      return unreadable(error, i)
-    }
-    // Unlike in objects, JSON.stringify turns undefined items into null: refused by checkValue.
-    const bad = checkValue(item, i, stack)
-    if (bad !== undefined) {
-      bad.reversedPath.push(i)
-      return bad
-    }
-  }
-  return undefined
-}
-
-const checkEntries = (object: Record<string, unknown>, stack: Array<object>): Fault | undefined => {
-  const keys = Object.keys(object)
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i]!
-    if (key === "__proto__") {
-      // An own "__proto__" (JSON.parse makes them) turns into a prototype swap in naive server-side merges
-      return fault("is not allowed as a key (prototype pollution)", key)
-    }
-    let item: unknown
-    try {
-      item = object[key]
-    } catch (error) {
-      return unreadable(error, key)
-    }
-    if (item === undefined) continue
-    const bad = checkValue(item, key, stack)
-    if (bad !== undefined) {
-      bad.reversedPath.push(key)
-      return bad
-    }
-  }
-  return undefined
-}
-
-const toFilterIssue = (bad: Fault | undefined): Schema.FilterIssue | undefined =>
-  bad === undefined ? undefined : { path: bad.reversedPath.toReversed(), issue: bad.rule }
-
-const guarded =
-  (check: (object: Record<string, unknown>) => Fault | undefined) =>
-  (object: Record<string, unknown>): Schema.FilterIssue | undefined => {
-    try {
-      return toFilterIssue(check(object))
-    } catch (error) {
-      // A Proxy whose ownKeys trap throws
-      return toFilterIssue(unreadable(error))
-    }
-  }
-
-const checkJsonObject = guarded((object) => checkObject(object, "", []))
-
-const checkIntegrations = guarded((object) => {
-  const keys = Object.keys(object)
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i]!
-    if (key === "__proto__") return fault("is not allowed as a key (prototype pollution)", key)
-    let value: unknown
-    try {
-      value = object[key]
-    } catch (error) {
-      return unreadable(error, key)
-    }
-    if (value === undefined || typeof value === "boolean") continue
-    if (!isPlainObject(value)) return fault("must be a boolean or a plain object", key)
-    const bad = checkObject(value, key, [object])
-    if (bad !== undefined) {
-      bad.reversedPath.push(key)
-      return bad
-    }
-  }
-  return undefined
-})
-
-// -----------------------------------------------------------------------------
 // Field schemas
 // -----------------------------------------------------------------------------
 
@@ -449,27 +270,10 @@ const fieldRules: Readonly<Record<string, string>> = {
 }
 
 // -----------------------------------------------------------------------------
-// Fast path
+// Fast path (see internal/fastDecoder.ts): each field registers the same predicates as its Schema
 // -----------------------------------------------------------------------------
 
-// The Schema parser costs about 60 ns per declared field even when the field is absent, most of the encoder's
-// budget. Valid calls therefore take a fast path derived from each Struct's own fields (below) running the same
-// predicates and transformations; anything it cannot vouch for goes to the Schema parser, which decides and
-// reports. test/Message.test.ts checks that both agree.
-
-const invalid: unique symbol = Symbol("invalid")
-
-interface FastField {
-  readonly optional: boolean
-  readonly decode: (u: unknown) => unknown
-}
-
-const fastFields = new Map<object, FastField>()
-
-const withFast = <S extends object>(schema: S, optional: boolean, decode: (u: unknown) => unknown): S => {
-  fastFields.set(schema, { optional, decode })
-  return schema
-}
+const { invalid, withFast } = FastDecoder
 
 const fastId = (u: unknown): unknown => isId(u) ? idToString(u) : invalid
 const fastNonEmptyString = (u: unknown): unknown => typeof u === "string" && nonEmpty(u) === true ? u : invalid
@@ -499,68 +303,7 @@ const OptionalTimestamp = withFast(optionalOrNull(Timestamp), true, fastTimestam
 const OptionalJsonObject = withFast(optionalOrNull(JsonObjectField), true, fastJsonObject)
 const OptionalIntegrations = withFast(optionalOrNull(IntegrationsField), true, fastIntegrations)
 
-type FastDecoder = (input: unknown) => NormalizedCall | undefined
-
-const fastChecks = new Map<object, (call: NormalizedCall) => boolean>([
-  [hasIdentity, (call) => identityRule(call) === true]
-])
-
-const makeFastDecoder = (
-  schema: { readonly fields: { readonly [key: string]: object }; readonly ast: SchemaAST.AST },
-  finish: (call: NormalizedCall) => NormalizedCall = (call) => call
-): FastDecoder => {
-  const keys = Object.keys(schema.fields)
-  const plan = keys.map((key) => {
-    const field = fastFields.get(schema.fields[key]!)
-    if (field === undefined) throw new Error(`Message: field "${key}" has no fast decoder`)
-    return field
-  })
-  const checks = (schema.ast.checks ?? []).map((check) => {
-    const fast = fastChecks.get(check)
-    if (fast === undefined) throw new Error("Message: a Struct check has no fast equivalent")
-    return fast
-  })
-  return (input) => {
-    // Same gate as the Struct parser: arrays and non-objects are its to reject
-    if (typeof input !== "object" || input === null || Array.isArray(input)) return undefined
-    const record = input as Record<string, unknown>
-    const out: Record<string, unknown> = {}
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i]!
-      const value = record[key]
-      const field = plan[i]!
-      if (value === undefined || value === null) {
-        if (field.optional) continue
-        return undefined
-      }
-      const decoded = field.decode(value)
-      if (decoded === invalid) return undefined
-      out[key] = decoded
-    }
-    const call: NormalizedCall = out
-    for (let i = 0; i < checks.length; i++) {
-      if (!checks[i]!(call)) return undefined
-    }
-    return finish(call)
-  }
-}
-
-// Every decoded call fits this one shape, so the encoder needs no per-type branches.
-interface NormalizedCall {
-  readonly userId?: string | undefined
-  readonly anonymousId?: string | undefined
-  readonly context?: Schema.JsonObject | undefined
-  readonly integrations?: Schema.JsonObject | undefined
-  readonly timestamp?: string | undefined
-  readonly messageId?: string | undefined
-  readonly event?: string | undefined
-  readonly name?: string | undefined
-  readonly category?: string | undefined
-  readonly properties?: Schema.JsonObject | undefined
-  readonly traits?: Schema.JsonObject | undefined
-  readonly groupId?: string | undefined
-  readonly previousId?: string | undefined
-}
+FastDecoder.withCheck(hasIdentity, (call) => identityRule(call) === true)
 
 // -----------------------------------------------------------------------------
 // Call schemas
@@ -737,18 +480,18 @@ export const schemas = {
 } as const satisfies { readonly [K in CallType]: Schema.Decoder<unknown> }
 
 interface Decoder {
-  readonly fast: FastDecoder
-  readonly parse: (input: unknown) => Result.Result<NormalizedCall, SchemaIssue.Issue>
+  readonly fast: FastDecoder.FastDecoder
+  readonly parse: (input: unknown) => Result.Result<FastDecoder.NormalizedCall, SchemaIssue.Issue>
 }
 
 // Built once: a parser per call is the expensive part of Schema's setup.
 const decoders: { readonly [K in CallType]: Decoder } = {
-  identify: { fast: makeFastDecoder(Identify), parse: SchemaParser.decodeUnknownResult(Identify) },
-  track: { fast: makeFastDecoder(Track), parse: SchemaParser.decodeUnknownResult(Track) },
-  page: { fast: makeFastDecoder(PageInput, copyCategory), parse: SchemaParser.decodeUnknownResult(Page) },
-  screen: { fast: makeFastDecoder(Screen), parse: SchemaParser.decodeUnknownResult(Screen) },
-  group: { fast: makeFastDecoder(Group), parse: SchemaParser.decodeUnknownResult(Group) },
-  alias: { fast: makeFastDecoder(Alias), parse: SchemaParser.decodeUnknownResult(Alias) }
+  identify: { fast: FastDecoder.makeFastDecoder(Identify), parse: SchemaParser.decodeUnknownResult(Identify) },
+  track: { fast: FastDecoder.makeFastDecoder(Track), parse: SchemaParser.decodeUnknownResult(Track) },
+  page: { fast: FastDecoder.makeFastDecoder(PageInput, copyCategory), parse: SchemaParser.decodeUnknownResult(Page) },
+  screen: { fast: FastDecoder.makeFastDecoder(Screen), parse: SchemaParser.decodeUnknownResult(Screen) },
+  group: { fast: FastDecoder.makeFastDecoder(Group), parse: SchemaParser.decodeUnknownResult(Group) },
+  alias: { fast: FastDecoder.makeFastDecoder(Alias), parse: SchemaParser.decodeUnknownResult(Alias) }
 }
 
 // Follows the first issue down to its leaf: the path is the field, the leaf (or our own filter message) the rule.
@@ -955,6 +698,7 @@ export const makeEncoder = (env: EncodeEnvironment) => {
     try {
       let call = decoder.fast(params)
       if (call === undefined) {
+        FastDecoder.slowPath.count++
         const decoded = decoder.parse(params)
         if (Result.isFailure(decoded)) return Result.fail(toValidationError(type, decoded.failure))
         call = decoded.success

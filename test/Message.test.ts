@@ -4,6 +4,7 @@ import * as Random from "effect/Random"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import { MessageTooLarge, ValidationError } from "../src/AnalyticsError.ts"
+import * as FastDecoder from "../src/internal/fastDecoder.ts"
 import { libraryName, libraryVersion } from "../src/internal/version.ts"
 import * as Message from "../src/Message.ts"
 
@@ -284,6 +285,18 @@ describe("Message", () => {
   })
 
   describe("validation", () => {
+    it("valid params take the fast path; only what it cannot vouch for reaches the Schema parser", () => {
+      const before = FastDecoder.slowPath.count
+      for (const type of Message.callTypes) {
+        ok(type, { userId: 1, anonymousId: "a", groupId: "g", previousId: "p", event: "e", name: "n", category: "c" })
+      }
+      ok("track", { userId: "u", event: "e", properties: { at: new Date(0), list: [1, "two", null] }, timestamp: null })
+      assert.strictEqual(FastDecoder.slowPath.count, before, "six valid calls, none on the slow path")
+      rejected("track", { userId: "u", event: "" })
+      rejected("identify", { userId: "u", traits: { n: Number.NaN } })
+      assert.strictEqual(FastDecoder.slowPath.count, before + 2, "each invalid call went to the parser for its error")
+    })
+
     it("names the call, the field and the rule in the message", () => {
       assert.strictEqual(
         rejected("track", { userId: "u", event: "e", properties: { total: NaN } }).message,

@@ -18,6 +18,7 @@ import * as AnalyticsClient from "../src/AnalyticsClient.ts"
 import type { AnalyticsError } from "../src/AnalyticsError.ts"
 import * as Collector from "../src/Collector.ts"
 import { Analytics, ValidationError } from "../src/index.ts"
+import * as FastDecoder from "../src/internal/fastDecoder.ts"
 import { libraryName, libraryVersion } from "../src/internal/version.ts"
 import * as Message from "../src/Message.ts"
 import * as MockHttp from "./utils/MockHttp.ts"
@@ -164,10 +165,13 @@ const distinctIds = (calls: ReadonlyArray<Call>, prefix: string): Array<Call> =>
   }))
 
 describe("valid calls", () => {
-  it("any JSON-valid call is accepted and encoded exactly as given (real encoder)", () => {
+  it("any JSON-valid call is accepted and encoded exactly as given (real encoder), on the fast path", () => {
     fc.assert(
       fc.property(anyCall, (call) => {
+        const slow = FastDecoder.slowPath.count
         const result = encode(call.type, call.params)
+        // Valid params never reach the Schema parser: the fast path vouched for them.
+        assert.strictEqual(FastDecoder.slowPath.count, slow, "a valid call took the Schema parser's slow path")
         if (Result.isFailure(result)) {
           // The only refusal a JSON-valid call may get is the size limit, and only when really over it.
           assert.strictEqual(result.failure._tag, "MessageTooLarge", result.failure.message)

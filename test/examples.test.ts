@@ -65,6 +65,8 @@ const expected: Record<string, { readonly messages: ReadonlyArray<string>; reado
       assert.include(output, "not queued: ")
       assert.include(output, "Lost Event failed with status 401")
       assert.include(output, "callback: ClientClosed")
+      assert.match(output, /message_too_large: .*\n  message: track "Huge Event" [0-9a-f-]{36}/)
+      assert.match(output, /dropped after close: track [0-9a-f-]{36}/)
     }
   },
   "10_selecting_destinations.ts": {
@@ -92,10 +94,16 @@ const expected: Record<string, { readonly messages: ReadonlyArray<string>; reado
     }
   },
   "12_callbacks.ts": {
-    messages: ["track 019mr8mf4r Ultimate Played", "identify 019mr8mf4r", "track 019mr8mf4r Level Up"],
+    messages: [
+      "track 019mr8mf4r Ultimate Played",
+      "identify 019mr8mf4r",
+      "track 019mr8mf4r Level Up",
+      "track 019mr8mf4r Checkout"
+    ],
     check: (_, output) => {
       assert.include(output, "callback: delivered track")
       assert.include(output, "event: drained")
+      assert.include(output, "audit log written before close returned: 1 entry")
     }
   },
   "13_serverless.ts": {

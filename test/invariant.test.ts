@@ -34,17 +34,20 @@ type Step =
   | { readonly kind: "advance"; readonly millis: number }
   | { readonly kind: "caughtUp" }
 
+/** The options a scenario draws; the rest keep their defaults. */
+interface Knobs {
+  readonly maxEventsInBatch: number
+  readonly maxConcurrentRequests: number
+  readonly maxQueueSize: number
+  readonly maxRetries: number
+  readonly flushInterval: number
+  readonly httpRequestTimeout: number
+  readonly overflow: "fail" | "suspend"
+  readonly compression: "gzip" | "none"
+}
+
 interface Scenario {
-  readonly options: {
-    readonly maxEventsInBatch: number
-    readonly maxConcurrentRequests: number
-    readonly maxQueueSize: number
-    readonly maxRetries: number
-    readonly flushInterval: number
-    readonly httpRequestTimeout: number
-    readonly overflow: "fail" | "suspend"
-    readonly compression: "gzip" | "none"
-  }
+  readonly options: Knobs
   readonly answers: ReadonlyArray<Answer>
   readonly steps: ReadonlyArray<Step>
   readonly closeTimeout: number
@@ -232,15 +235,8 @@ type RealStep =
   | { readonly kind: "wait"; readonly millis: number }
 
 interface RealScenario {
-  readonly options: {
-    readonly maxEventsInBatch: number
-    readonly maxConcurrentRequests: number
-    readonly maxQueueSize: number
-    readonly maxRetries: number
-    readonly flushInterval: number
-    readonly httpRequestTimeout: number
-    readonly compression: "gzip" | "none"
-  }
+  // The facade has no overflow option: it always refuses when full.
+  readonly options: Omit<Knobs, "overflow">
   readonly answers: ReadonlyArray<Collector.Answer>
   readonly steps: ReadonlyArray<RealStep>
   readonly closeTimeout: number

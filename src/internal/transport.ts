@@ -16,6 +16,7 @@ import * as Effect from "effect/Effect"
 import { constTrue, identity } from "effect/Function"
 import * as Headers from "effect/http/Headers"
 import * as HttpClient from "effect/http/HttpClient"
+import type * as HttpClientError from "effect/http/HttpClientError"
 import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import type * as HttpClientResponse from "effect/http/HttpClientResponse"
 import * as Random from "effect/Random"
@@ -122,8 +123,19 @@ type Answer =
 
 const decoder = new TextDecoder()
 
-/** Reads at most `maxResponseBytes` of the body; the rest is left unread (the connection is then not reused). */
-const readCapped = (response: HttpClientResponse.HttpClientResponse) =>
+/**
+ * Reads at most `maxResponseBytes` of the body; the rest is left unread (the connection is then not reused). An
+ * answer that declares a small enough length is read whole at once: streaming it costs far more per request.
+ */
+const readCapped = (
+  response: HttpClientResponse.HttpClientResponse
+): Effect.Effect<string, HttpClientError.HttpClientError> => {
+  const declared = response.headers["content-length"]
+  if (declared !== undefined && Number(declared) <= maxResponseBytes) return response.text
+  return readStreamCapped(response)
+}
+
+const readStreamCapped = (response: HttpClientResponse.HttpClientResponse) =>
   Effect.suspend(() => {
     const chunks: Array<Uint8Array> = []
     let size = 0

@@ -139,17 +139,15 @@ export const make = Effect.fnUntraced(function*<A extends Item>(options: Options
 
   const consumer = yield* Effect.forkScoped(consume, { startImmediately: true })
 
+  const put = (item: A | Plan.Flush): boolean => {
+    if (!Queue.offerUnsafe(queue, item)) return false
+    offered++
+    return true
+  }
+
   return {
-    offer: (message) => {
-      if (!Queue.offerUnsafe(queue, message)) return false
-      offered++
-      return true
-    },
-    offerFlush: () => {
-      if (!Queue.offerUnsafe(queue, new Plan.Flush())) return false
-      offered++
-      return true
-    },
+    offer: put,
+    offerFlush: () => put(new Plan.Flush()),
     end: Effect.asVoid(Queue.end(queue)),
     done: Effect.andThen(Fiber.await(consumer), FiberSet.awaitEmpty(inFlight)),
     stop: Effect.gen(function*() {
