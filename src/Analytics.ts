@@ -337,10 +337,11 @@ export class Analytics {
   ): Promise<void> {
     const done = typeof options === "function" ? options : callback
     const timeout = typeof options === "object" && options?.timeout !== undefined ? options.timeout : this.#closeTimeout
+    // Never rejects: a finalizer of a user's HttpClient layer that fails must not become an unhandled rejection.
     this.#closing ??= this.#runtime.runPromise(this.#closeWithin(timeout)).then(
       () => this.#runtime.dispose(),
       () => this.#runtime.dispose()
-    )
+    ).catch(() => undefined)
     return this.#closing.then(() => {
       if (done !== undefined) this.#guard(() => done(this.#abandoned))
     })
@@ -397,12 +398,8 @@ export class Analytics {
   }
 
   /** A listener or callback that throws must never break the client or crash the process. */
-  #guard(run: () => void): void {
-    try {
-      run()
-    } catch {
-      // Deliberately swallowed: the library has nowhere safe to rethrow user exceptions.
-    }
+  #guard(run: () => unknown): void {
+    Engine.guard(run)
   }
 
   #reportError(error: AnalyticsError, ctx: CallContext): void {
@@ -423,8 +420,12 @@ export class Analytics {
 
   #observer(): Transport.Observer {
     return {
-      onRequest: (request) => this.#emit("http_request", request),
-      onResponse: (response) => this.#emit("http_response", response)
+      onRequest: (_, describe) => {
+        if (this.#has("http_request")) this.#emit("http_request", describe())
+      },
+      onResponse: (_, describe) => {
+        if (this.#has("http_response")) this.#emit("http_response", describe())
+      }
     }
   }
 
@@ -435,17 +436,17 @@ export class Analytics {
 
   /** Runs a callback, keeping the promise it may return for `closeAndFlush` (and handling its rejection). */
   #runCallback(callback: Callback, error: AnalyticsError | undefined, ctx: CallContext | undefined): void {
-    let returned: unknown
-    this.#guard(() => {
-      returned = callback(error, ctx)
-    })
-    if (!isThenable(returned)) return
     const promises = this.#callbackPromises
-    const tracked: Promise<unknown> = Promise.resolve(returned).then(
-      () => promises.delete(tracked),
-      () => promises.delete(tracked)
-    )
-    promises.add(tracked)
+    // Inside the guard: a returned object's `then` is user code too.
+    this.#guard(() => {
+      const returned: unknown = callback(error, ctx)
+      if (!isThenable(returned)) return
+      const tracked: Promise<unknown> = Promise.resolve(returned).then(
+        () => promises.delete(tracked),
+        () => promises.delete(tracked)
+      )
+      promises.add(tracked)
+    })
   }
 
   #call(type: Message.CallType, params: unknown, callback: Callback | undefined): void {
@@ -459,49 +460,67 @@ export class Analytics {
     // Refused after validation (too large, queue full, closed): reported, never thrown. The events go out now, with
     // the message, as the original emits call_after_close; nothing of the call is kept for them. A callback runs
     // once the call has returned, as a callback always does; only the callback and the shared error wait for it.
-    if (this.#reportingRefusal) {
-      // A listener that makes another refused call: reported after it, not by recursion.
-      this.#refusals.push({ error, callback, message })
-      this.#scheduleRefusals()
+    if (this.#reportingRefusals) {
+      // Made by a refusal's own listener or callback: reported after the current reports, on a later turn of the
+      // event loop, so a listener that keeps retrying cannot recurse nor starve the I/O that would make room.
+      this.#later.push({ error, callback, message })
+      if (this.#later.length === 1) {
+        Effect.runFork(Effect.andThen(Effect.yieldNow, Effect.sync(() => this.#reportLater())))
+      }
       return
     }
-    this.#reportRefusal(error, message)
+    this.#reportingRefusals = true
+    try {
+      this.#reportRefusal(error, message)
+    } finally {
+      this.#reportingRefusals = false
+    }
     if (callback !== undefined) {
-      this.#refusals.push({ error, callback, message: undefined })
-      this.#scheduleRefusals()
+      this.#callbacks.push({ error, callback })
+      if (this.#callbacks.length === 1) queueMicrotask(() => this.#runRefusalCallbacks())
     }
   }
 
-  #reportingRefusal = false
+  /** True while refusals are being reported: a refused call made then is reported later, not by recursion. */
+  #reportingRefusals = false
 
   #reportRefusal(error: AnalyticsError, message: Message.WireMessage | undefined): void {
-    if (message === undefined || !(this.#has("error") || this.#has("call_after_close"))) return
-    this.#reportingRefusal = true
+    if (message === undefined) return
+    if (error.reason._tag === "ClientClosed") this.#emit("call_after_close", message)
+    if (this.#has("error")) this.#reportError(error, new CallContext(message, error))
+  }
+
+  /** Callbacks of calls refused after validation, waiting for the calling code to yield. */
+  readonly #callbacks: Array<{ readonly error: AnalyticsError; readonly callback: Callback }> = []
+
+  #runRefusalCallbacks(): void {
+    // Taken first: a callback that makes another refused call is reported on its own, later.
+    const callbacks = this.#callbacks.splice(0)
+    this.#reportingRefusals = true
     try {
-      if (error.reason._tag === "ClientClosed") this.#emit("call_after_close", message)
-      if (this.#has("error")) this.#reportError(error, new CallContext(message, error))
+      for (const { callback, error } of callbacks) this.#runCallback(callback, error, undefined)
     } finally {
-      this.#reportingRefusal = false
+      this.#reportingRefusals = false
     }
   }
 
-  readonly #refusals: Array<{
+  /** Refusals made while refusals were being reported: events and callbacks both still to run. */
+  readonly #later: Array<{
     readonly error: AnalyticsError
     readonly callback: Callback | undefined
-    /** Set when the events are still to be emitted (a refusal made by a refusal's listener). */
     readonly message: Message.WireMessage | undefined
   }> = []
 
-  #scheduleRefusals(): void {
-    if (this.#refusals.length === 1) queueMicrotask(() => this.#reportRefusals())
-  }
-
-  #reportRefusals(): void {
-    // Taken first: a callback that makes another refused call schedules its own report.
-    const refusals = this.#refusals.splice(0)
-    for (const { callback, error, message } of refusals) {
-      if (message !== undefined) this.#reportRefusal(error, message)
-      if (callback !== undefined) this.#runCallback(callback, error, undefined)
+  #reportLater(): void {
+    const later = this.#later.splice(0)
+    this.#reportingRefusals = true
+    try {
+      for (const { callback, error, message } of later) {
+        this.#reportRefusal(error, message)
+        if (callback !== undefined) this.#runCallback(callback, error, undefined)
+      }
+    } finally {
+      this.#reportingRefusals = false
     }
   }
 }

@@ -364,14 +364,39 @@ describe("Analytics (contract)", () => {
     const analytics = client({ host: server.host })
     await analytics.closeAndFlush()
     const late: Array<string | undefined> = []
+    let done!: () => void
+    const thousand = new Promise<void>((resolve) => {
+      done = resolve
+    })
     analytics.on("call_after_close", (event) => {
       late.push(event.event)
       if (late.length < 1_000) analytics.track({ userId: "u", event: `retry_${late.length}` })
+      else done()
     })
     analytics.track({ userId: "u", event: "first" })
-    assert.deepStrictEqual(late, ["first"])
-    await new Promise((resolve) => setImmediate(resolve))
+    assert.deepStrictEqual(late, ["first"], "the retry is not reported inside the listener that made it")
+    await thousand
     assert.strictEqual(late.length, 1_000)
+  })
+
+  it("a refused call's callback that retries lets the client make progress (no microtask loop)", async () => {
+    const server = await sink()
+    const analytics = client({ host: server.host, maxQueueSize: 1, maxEventsInBatch: 1, maxConcurrentRequests: 1 })
+    const delivered: Array<string> = []
+    let refusals = 0
+    // Retries from its own callback until the call is accepted: a busy loop if refusals never let I/O run.
+    const send = (event: string) =>
+      analytics.track({ userId: "u", event }, (err) => {
+        if (err?.reason._tag === "QueueFull") {
+          refusals++
+          send(event)
+        } else if (err === undefined) delivered.push(event)
+      })
+    for (let i = 0; i < 5; i++) send(`e${i}`)
+    await server.waitFor(5)
+    await analytics.flush()
+    assert.sameMembers(delivered, ["e0", "e1", "e2", "e3", "e4"])
+    assert.isAbove(refusals, 0)
   })
 
   it("closeAndFlush waits for the promises its callbacks return, within its timeout", async () => {

@@ -75,19 +75,38 @@ describe("Ledger", () => {
       yield* Fiber.join(second!)
     }))
 
-  it.effect("roomFreed wakes one waiter per freed entry, and everyone at close", () =>
+  it.effect("untilRoom returns at once when there is room, wakes one waiter per freed entry, everyone at close", () =>
     Effect.gen(function*() {
       const ledger = new Ledger<Entry>(1)
+      yield* ledger.untilRoom // room: no wait
       const a = entry()
       ledger.add(a)
-      const w1 = yield* Effect.forkChild(ledger.roomFreed, { startImmediately: true })
-      const w2 = yield* Effect.forkChild(ledger.roomFreed, { startImmediately: true })
+      const w1 = yield* Effect.forkChild(ledger.untilRoom, { startImmediately: true })
+      const w2 = yield* Effect.forkChild(ledger.untilRoom, { startImmediately: true })
       ledger.remove(a)
       ledger.notify(1)
       yield* Fiber.join(w1)
       assert.isUndefined(w2.pollUnsafe())
       ledger.close()
       yield* Fiber.join(w2)
-      yield* ledger.roomFreed // after close it never waits
+      ledger.add(entry())
+      yield* ledger.untilRoom // full, but closed: it never waits
+    }))
+
+  it.effect("a woken waiter that gives up passes its turn on; an interrupted one leaves no trace", () =>
+    Effect.gen(function*() {
+      const ledger = new Ledger<Entry>(1)
+      const a = entry()
+      ledger.add(a)
+      const gone = yield* Effect.forkChild(ledger.untilRoom, { startImmediately: true })
+      const next = yield* Effect.forkChild(ledger.untilRoom, { startImmediately: true })
+      yield* Fiber.interrupt(gone)
+      ledger.passRoom()
+      yield* Fiber.join(next)
+      const flush = yield* Effect.forkChild(ledger.settledThrough(a.seq), { startImmediately: true })
+      yield* Fiber.interrupt(flush)
+      ledger.remove(a)
+      ledger.notify(1) // the interrupted flush's waiter was removed: nothing to wake, nothing kept
+      assert.strictEqual(ledger.size, 0)
     }))
 })

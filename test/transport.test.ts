@@ -291,6 +291,17 @@ describe("Transport", () => {
       assert.strictEqual(failures.length, 0)
     }))
 
+  it.effect("a defect in the HttpClient fails the batch with a TransportError that never shows the key", () =>
+    Effect.gen(function*() {
+      const { client, failures } = yield* setup({}, () => Effect.die(new Error(`broken layer holding ${writeKey}`)))
+      yield* client.track(track(1))
+      yield* client.flush
+      assert.strictEqual(failures.length, 1)
+      assert.strictEqual(failures[0].error.reason._tag, "TransportError")
+      assert.include(failures[0].error.message, "broken layer holding <redacted>")
+      assert.notInclude(failures[0].error.message, writeKey)
+    }))
+
   it.effect("the write key never shows in an error, even when the server echoes it", () =>
     Effect.gen(function*() {
       const auth = `Basic ${Buffer.from(`${writeKey}:`).toString("base64")}`

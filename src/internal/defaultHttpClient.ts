@@ -15,8 +15,14 @@ export const layer = (options: { readonly maxSockets: number }): Layer.Layer<Htt
     Effect.promise(() =>
       import("./nodeHttpClient.ts").then(
         (node) => node.layer(options),
-        // No node:http here: fetch is what this runtime offers.
-        () => FetchHttpClient.layer
+        (error: unknown) => {
+          // No node:http here: fetch is what this runtime offers. Anything else is a broken install, not a runtime
+          // without Node's modules, and must not be papered over.
+          if (String((error as { readonly message?: unknown })?.message ?? error).includes("node:")) {
+            return FetchHttpClient.layer
+          }
+          throw error
+        }
       )
     )
   )

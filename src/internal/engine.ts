@@ -101,7 +101,6 @@ export interface Engine {
    * `closeTimeout`) abandons what is left with `FlushTimeout`. Idempotent: later calls wait for the first.
    */
   readonly close: (timeout?: Duration.Input | undefined) => Effect.Effect<void>
-  readonly isClosed: () => boolean
   /** Messages accepted and not yet settled. */
   readonly pending: () => number
   /** Messages and flush markers waiting in the queue. */
@@ -112,17 +111,17 @@ export interface Engine {
   readonly caughtUp: Effect.Effect<void>
 }
 
-const guard = (run: () => unknown) => {
+/**
+ * Runs user code (callbacks, listeners). It has no caller to throw to, and its exceptions must never reach the
+ * engine's fibers, so they are dropped, as the contract promises a throwing callback is harmless.
+ */
+export const guard = (run: () => unknown): void => {
   try {
     run()
   } catch {
-    // User code (callbacks, listeners) runs here. It has no caller to throw to, and its exceptions must never
-    // reach the engine's fibers, so they are dropped, as the contract promises a throwing callback is harmless.
+    // Deliberately dropped: see above.
   }
 }
-
-const describe = (defect: unknown): string =>
-  `unexpected defect: ${defect instanceof Error ? defect.message : String(defect)}`
 
 export const make = Effect.fnUntraced(function*(
   options: Options
@@ -130,10 +129,12 @@ export const make = Effect.fnUntraced(function*(
   const config = yield* Effect.fromResult(AnalyticsConfig.resolve(options.options))
   const clock = yield* Clock.Clock
   const random = yield* Random.Random
-  const metrics = yield* Effect.context<never>()
-  const count = (metric: typeof AnalyticsMetrics.enqueued, n: number) => metric.updateUnsafe(n, metrics)
+  const context = yield* Effect.context<never>()
+  const count = (metric: typeof AnalyticsMetrics.enqueued, n: number) => metric.updateUnsafe(n, context)
   const ledger = new Ledger<Envelope>(config.maxQueueSize)
   let closing = false
+  // Closing, or the batcher died: no call is accepted any more.
+  let stopped = false
 
   const settle: Outcome = (part, error) => {
     let fresh = 0
@@ -157,13 +158,13 @@ export const make = Effect.fnUntraced(function*(
   const transport = yield* Transport.make({
     config,
     observer: {
-      onRequest: (request) => {
-        if (request.retryCount > 0) count(AnalyticsMetrics.retried, 1)
-        if (hooks.onRequest !== undefined) guard(() => hooks.onRequest!(request))
+      onRequest: (retryCount, describe) => {
+        if (retryCount > 0) count(AnalyticsMetrics.retried, 1)
+        if (hooks.onRequest !== undefined) guard(() => hooks.onRequest!(retryCount, describe))
       },
-      onResponse: (response) => {
-        AnalyticsMetrics.requestLatency.updateUnsafe(Duration.millis(response.durationMillis), metrics)
-        if (hooks.onResponse !== undefined) guard(() => hooks.onResponse!(response))
+      onResponse: (durationMillis, describe) => {
+        AnalyticsMetrics.requestLatency.updateUnsafe(Duration.millis(durationMillis), context)
+        if (hooks.onResponse !== undefined) guard(() => hooks.onResponse!(durationMillis, describe))
       }
     }
   })
@@ -175,18 +176,21 @@ export const make = Effect.fnUntraced(function*(
       maxBatchBytes: Message.MAX_BATCH_BYTES
     },
     maxConcurrentRequests: config.maxConcurrentRequests,
+    // A bug in the batcher: nothing accepted could be sent any more. Everything held fails at once, naming the
+    // defect, and the client accepts no more calls.
+    onDefect: (defect) => {
+      stopped = true
+      ledger.close()
+      const description = `the batcher stopped on an unexpected defect: ${
+        defect instanceof Error ? defect.message : String(defect)
+      }`
+      settle(ledger.held(), new AnalyticsError({ reason: new TransportError({ description }) }))
+    },
     send: (batch) =>
       Effect.suspend(() => {
-        AnalyticsMetrics.queueDepth.updateUnsafe(ledger.size, metrics)
+        AnalyticsMetrics.queueDepth.updateUnsafe(ledger.size, context)
         return transport.send(batch, settle)
-      }).pipe(
-        // A defect (a broken HttpClient layer, a bug) must still settle every message, never strand it.
-        Effect.catchDefect((defect) =>
-          Effect.sync(() =>
-            settle(batch, new AnalyticsError({ reason: new TransportError({ description: describe(defect) }) }))
-          )
-        )
-      )
+      })
   })
 
   // The size limit is checked here rather than by the encoder, so a refusal can still show the message.
@@ -212,7 +216,7 @@ export const make = Effect.fnUntraced(function*(
       return Result.fail({ error: new AnalyticsError({ reason: encoded.failure }), message: undefined })
     }
     const { message, bytes } = encoded.success
-    if (closing) return refuse(clientClosed, message)
+    if (stopped) return refuse(clientClosed, message)
     if (bytes > Message.MAX_MESSAGE_BYTES) {
       const tooLarge = new MessageTooLarge({ call: type, size: bytes, limit: Message.MAX_MESSAGE_BYTES })
       return refuse(new AnalyticsError({ reason: tooLarge }), message)
@@ -237,25 +241,29 @@ export const make = Effect.fnUntraced(function*(
 
   const waitForRoom = (encoded: Message.Encoded): Effect.Effect<Message.WireMessage, AnalyticsError> =>
     Effect.suspend(() => {
-      if (closing) {
+      if (stopped) {
         count(AnalyticsMetrics.dropped, 1)
         return Effect.fail(clientClosed)
       }
       if (ledger.hasRoom()) return Effect.succeed(enqueue(encoded, undefined))
-      return Effect.andThen(ledger.roomFreed, waitForRoom(encoded))
+      return Effect.andThen(ledger.untilRoom, waitForRoom(encoded))
     })
+
+  // A caller interrupted while it waited may have been woken for room it will not take: it passes the turn on.
+  const acceptWhenRoom = (encoded: Message.Encoded) =>
+    waitForRoom(encoded).pipe(Effect.onInterrupt(() => Effect.sync(() => ledger.passRoom())))
 
   const acceptEffect: Engine["acceptEffect"] = config.overflow === "fail"
     ? (type, params) => Effect.suspend(() => Effect.mapError(Effect.fromResult(accept(type, params)), (r) => r.error))
     : (type, params) =>
       Effect.suspend(() => {
         const prepared = prepare(type, params)
-        return Result.isFailure(prepared) ? Effect.fail(prepared.failure.error) : waitForRoom(prepared.success)
+        return Result.isFailure(prepared) ? Effect.fail(prepared.failure.error) : acceptWhenRoom(prepared.success)
       })
 
   const flush = Effect.suspend(() => {
     const seq = ledger.lastSeq
-    if (!closing) dispatcher.offerFlush()
+    if (!stopped) dispatcher.offerFlush()
     return ledger.settledThrough(seq)
   })
 
@@ -265,6 +273,7 @@ export const make = Effect.fnUntraced(function*(
     Effect.suspend(() => {
       if (closing) return Deferred.await(closed)
       closing = true
+      stopped = true
       // Whoever waits for room now gets ClientClosed; nothing new can be accepted.
       ledger.close()
       return Effect.gen(function*() {
@@ -292,7 +301,6 @@ export const make = Effect.fnUntraced(function*(
     flush,
     close: (timeout) =>
       close(timeout === undefined ? config.closeTimeoutMillis : Duration.toMillis(Duration.fromInputUnsafe(timeout))),
-    isClosed: () => closing,
     pending: () => ledger.size,
     queued: dispatcher.queued,
     inFlight: dispatcher.inFlight,

@@ -45,28 +45,40 @@ const square = (matrix: Uint32Array): Uint32Array => {
   return out
 }
 
-/** The CRC-32 of `a` followed by `b`, from the CRC-32s of both and the length of `b`. */
-export const crc32Combine = (crcA: number, crcB: number, lengthB: number): number => {
-  // The operator for one zero bit, then squared to two and four bits.
+/**
+ * Appending `length` zero bytes to a message, as an operator on its CRC-32 (a 32×32 bit matrix), built by repeated
+ * squaring of the one-zero-bit operator.
+ */
+const zeroBytes = (length: number): Uint32Array => {
   let operator: Uint32Array = new Uint32Array(32)
   operator[0] = 0xedb88320
   for (let n = 1; n < 32; n++) operator[n] = (1 << (n - 1)) >>> 0
-  operator = square(square(operator))
-  let crc = crcA
-  for (let remaining = lengthB; remaining > 0; remaining = Math.floor(remaining / 2)) {
+  operator = square(square(operator)) // four zero bits
+  let result: Uint32Array | undefined
+  for (let remaining = length; remaining > 0; remaining = Math.floor(remaining / 2)) {
     operator = square(operator) // one zero byte, then two, four, …
-    if (remaining % 2 === 1) crc = times(operator, crc)
+    if (remaining % 2 === 1) result = result === undefined ? operator : compose(operator, result)
   }
-  return (crc ^ crcB) >>> 0
+  return result ?? identity
 }
 
-const deflateRaw = (bytes: Uint8Array): Promise<Uint8Array> => {
-  const stream = new CompressionStream("deflate-raw")
-  const writer = stream.writable.getWriter()
-  void writer.write(bytes)
-  void writer.close()
-  return new Response(stream.readable).arrayBuffer().then((buffer) => new Uint8Array(buffer))
+const identity: Uint32Array = Uint32Array.from({ length: 32 }, (_, n) => (1 << n) >>> 0)
+
+// (a ∘ b)(v) = a(b(v)): column n of the product is a applied to column n of b.
+const compose = (a: Uint32Array, b: Uint32Array): Uint32Array => {
+  const out = new Uint32Array(32)
+  for (let n = 0; n < 32; n++) out[n] = times(a, b[n]!)
+  return out
 }
+
+/** The CRC-32 of `a` followed by `b`, from the CRC-32s of both and the length of `b`. */
+export const crc32Combine = (crcA: number, crcB: number, lengthB: number): number =>
+  (times(zeroBytes(lengthB), crcA) ^ crcB) >>> 0
+
+const deflateRaw = (bytes: Uint8Array): Promise<Uint8Array> =>
+  new Response(new Blob([bytes]).stream().pipeThrough(new CompressionStream("deflate-raw"))).arrayBuffer().then(
+    (buffer) => new Uint8Array(buffer)
+  )
 
 // ID1 ID2, CM = deflate, no flags, no mtime, XFL 0, OS unknown.
 const header = Uint8Array.of(0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff)
@@ -78,6 +90,8 @@ export const withFixedTail = (tail: string): Effect.Effect<(head: string) => Uin
   Effect.suspend(() => {
     const tailBytes = encoder.encode(tail)
     const tailCrc = crc32(tailBytes)
+    // Shifting the head's CRC past the tail is the same for every attempt: built once.
+    const pastTail = zeroBytes(tailBytes.length)
     return Effect.map(Effect.promise(() => deflateRaw(tailBytes)), (deflated) => (head: string) => {
       const headBytes = encoder.encode(head)
       const length = headBytes.length // well under the 65 535 bytes of one stored block
@@ -96,7 +110,7 @@ export const withFixedTail = (tail: string): Effect.Effect<(head: string) => Uin
       out.set(deflated, at)
       at += deflated.length
       const view = new DataView(out.buffer)
-      view.setUint32(at, crc32Combine(crc32(headBytes), tailCrc, tailBytes.length), true)
+      view.setUint32(at, (times(pastTail, crc32(headBytes)) ^ tailCrc) >>> 0, true)
       view.setUint32(at + 4, (length + tailBytes.length) >>> 0, true)
       return out
     })

@@ -104,9 +104,11 @@ export class Ledger<E extends Entry> {
   settledThrough(seq: number): Effect.Effect<void> {
     return Effect.suspend(() => {
       if (this.#head === undefined || this.#head.seq > seq) return Effect.void
-      const done = Deferred.makeUnsafe<void>()
-      this.#flushes.push({ seq, done })
-      return Deferred.await(done)
+      const waiter = { seq, done: Deferred.makeUnsafe<void>() }
+      this.#flushes.push(waiter)
+      return Deferred.await(waiter.done).pipe(
+        Effect.onInterrupt(() => Effect.sync(() => remove(this.#flushes, waiter)))
+      )
     })
   }
 
@@ -115,29 +117,34 @@ export class Ledger<E extends Entry> {
     if (this.#size === 0) return Effect.void
     const done = Deferred.makeUnsafe<void>()
     this.#emptyWaiters.push(done)
-    return Deferred.await(done)
+    return Deferred.await(done).pipe(Effect.onInterrupt(() => Effect.sync(() => remove(this.#emptyWaiters, done))))
   })
 
-  /** Completes when an entry was removed since the call, or the ledger closed: then look again. */
-  readonly roomFreed: Effect.Effect<void> = Effect.suspend(() => {
-    if (this.#closed) return Effect.void
+  /**
+   * Completes at once when there is room or the ledger is closed, else once an entry was removed (then look again:
+   * someone else may have taken the room). Checking and waiting are one step, so no removal can slip between them.
+   */
+  readonly untilRoom: Effect.Effect<void> = Effect.suspend(() => {
+    if (this.#closed || this.hasRoom()) return Effect.void
     const done = Deferred.makeUnsafe<void>()
     this.#roomWaiters.push(done)
-    return Deferred.await(done).pipe(
-      // A waiter that gives up must not take the wake-up meant for the next one.
-      Effect.onInterrupt(() =>
-        Effect.sync(() => {
-          const index = this.#roomWaiters.indexOf(done)
-          if (index !== -1) this.#roomWaiters.splice(index, 1)
-          else if (this.#roomWaiters.length > 0) Deferred.doneUnsafe(this.#roomWaiters.shift()!, Effect.void)
-        })
-      )
-    )
+    return Deferred.await(done).pipe(Effect.onInterrupt(() => Effect.sync(() => remove(this.#roomWaiters, done))))
   })
+
+  /** A waiter that was woken but gives up without taking the room passes its turn to the next one. */
+  passRoom(): void {
+    const next = this.#roomWaiters.shift()
+    if (next !== undefined) Deferred.doneUnsafe(next, Effect.void)
+  }
 
   /** No entry will be added any more: whoever waits for room gives up. */
   close(): void {
     this.#closed = true
     for (const waiter of this.#roomWaiters.splice(0)) Deferred.doneUnsafe(waiter, Effect.void)
   }
+}
+
+const remove = <A>(list: Array<A>, item: A): void => {
+  const index = list.indexOf(item)
+  if (index !== -1) list.splice(index, 1)
 }

@@ -3,7 +3,7 @@
  * else to install.
  *
  * It is deliberately narrow, for what the transport sends: one request with a byte body, one answer whose body is
- * read into memory up to {@link maxBodyBytes} (the rest is dropped with the connection). Streaming bodies and
+ * read into memory up to the transport's 64 KiB (the rest is dropped with the connection). Streaming bodies and
  * upgrades are refused. General-purpose clients are `@effect/platform-node`'s `NodeHttpClient` and
  * `FetchHttpClient`; this one exists so that `npm install cdp-analytics-effect` alone delivers at node:http's speed.
  *
@@ -26,9 +26,7 @@ import { pipeArguments } from "effect/Pipeable"
 import * as Stream from "effect/Stream"
 import * as Http from "node:http"
 import * as Https from "node:https"
-
-/** The most of an answer's body kept; a longer body is cut there and its connection closed. */
-export const maxBodyBytes = 1024 * 1024
+import { maxResponseBytes } from "./transport.ts"
 
 export interface Options {
   /** Sockets per host, kept alive between requests. */
@@ -132,10 +130,8 @@ class BufferedResponse extends Inspectable.Class implements HttpClientResponse.H
   }
 }
 
-const transportError = (request: HttpClientRequest.HttpClientRequest, cause: unknown, description?: string) =>
-  new HttpClientError.HttpClientError({
-    reason: new HttpClientError.TransportError({ request, cause, ...(description ? { description } : {}) })
-  })
+const transportError = (request: HttpClientRequest.HttpClientRequest, cause: unknown, description: string) =>
+  new HttpClientError.HttpClientError({ reason: new HttpClientError.TransportError({ request, cause, description }) })
 
 const execute = (
   agents: { readonly http: Http.Agent; readonly https: Https.Agent },
@@ -163,7 +159,7 @@ const execute = (
       if (settled) return
       settled = true
       req.destroy()
-      resume(Effect.fail(transportError(request, cause)))
+      resume(Effect.fail(transportError(request, cause, cause instanceof Error ? cause.message : String(cause))))
     }
     req.on("error", fail)
     req.on("response", (source) => {
@@ -176,12 +172,12 @@ const execute = (
         resume(Effect.succeed(new BufferedResponse(request, url.href, source, buffer)))
       }
       source.on("data", (chunk: Uint8Array) => {
-        if (size >= maxBodyBytes) return
-        const room = maxBodyBytes - size
+        if (size >= maxResponseBytes) return
+        const room = maxResponseBytes - size
         chunks.push(chunk.byteLength > room ? chunk.subarray(0, room) : chunk)
         size += Math.min(chunk.byteLength, room)
         // Enough: what follows is dropped with the connection, which then is not reused.
-        if (size >= maxBodyBytes) {
+        if (size >= maxResponseBytes) {
           source.destroy()
           finish()
         }
@@ -209,6 +205,8 @@ const concat = (chunks: ReadonlyArray<Uint8Array>, size: number): Uint8Array => 
   return out
 }
 
+const agentOptions = { keepAlive: true, timeout: 5_000, scheduling: "lifo" } as const
+
 /** An `HttpClient` over `node:http` and `node:https` with keep-alive agents, closed with the layer's scope. */
 export const layer = (options: Options): Layer.Layer<HttpClient.HttpClient> =>
   Layer.effect(
@@ -216,8 +214,10 @@ export const layer = (options: Options): Layer.Layer<HttpClient.HttpClient> =>
     Effect.map(
       Effect.acquireRelease(
         Effect.sync(() => ({
-          http: new Http.Agent({ keepAlive: true, maxSockets: options.maxSockets }),
-          https: new Https.Agent({ keepAlive: true, maxSockets: options.maxSockets })
+          // As Node's own global agent: an idle socket is closed after 5 s, before the server is likely to close it
+          // under a request (which would cost a retry).
+          http: new Http.Agent({ ...agentOptions, maxSockets: options.maxSockets }),
+          https: new Https.Agent({ ...agentOptions, maxSockets: options.maxSockets })
         })),
         (agents) =>
           Effect.sync(() => {

@@ -63,10 +63,13 @@ export interface ResponseInfo {
   readonly retryCount: number
 }
 
-/** Told about every HTTP attempt. */
+/**
+ * Told about every HTTP attempt. `describe` builds what the facade's `http_request`/`http_response` events show, only
+ * when called: most attempts are seen by metrics alone.
+ */
 export interface Observer {
-  readonly onRequest?: ((request: RequestInfo) => void) | undefined
-  readonly onResponse?: ((response: ResponseInfo) => void) | undefined
+  readonly onRequest?: ((retryCount: number, describe: () => RequestInfo) => void) | undefined
+  readonly onResponse?: ((durationMillis: number, describe: () => ResponseInfo) => void) | undefined
 }
 
 export interface Options {
@@ -207,14 +210,14 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     const req = config.compression === "gzip"
       ? HttpClientRequest.bodyUint8Array(base, yield* body.gzip(sentAt), "application/json")
       : HttpClientRequest.bodyText(base, body.text(sentAt), "application/json")
-    observer.onRequest?.({
+    observer.onRequest?.(retryCount, () => ({
       url: config.url,
       method: "POST",
       headers: { ...req.headers, authorization: "<redacted>" },
       body: body.text(sentAt),
       messages: body.messages,
       retryCount
-    })
+    }))
     const started = clock.currentTimeMillisUnsafe()
     // A client span per request costs about a tenth of the client's CPU at the default batch size (profiled in
     // docs/performance.md); with no tracer installed nobody would see it, so it is skipped, as Effect's own
@@ -246,13 +249,14 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       }),
       Effect.catch((error) => Effect.succeed<Answer>({ _tag: "NoAnswer", description: scrub(error.message) }))
     )
-    observer.onResponse?.({
+    const durationMillis = clock.currentTimeMillisUnsafe() - started
+    observer.onResponse?.(durationMillis, () => ({
       url: config.url,
       status: answer._tag === "Status" ? answer.status : undefined,
       headers: answer._tag === "Status" ? scrubHeaders(answer.headers) : {},
-      durationMillis: clock.currentTimeMillisUnsafe() - started,
+      durationMillis,
       retryCount
-    })
+    }))
     return answer
   })
 
@@ -284,22 +288,32 @@ export const make = Effect.fnUntraced(function*(options: Options) {
 
   const schedule = retrySchedule(config.maxRetries)
 
-  const send = <A extends Payload>(batch: ReadonlyArray<A>, outcome: Outcome<A>): Effect.Effect<void> => {
-    if (config.disable) return Effect.sync(() => outcome(batch, undefined))
-    return attempt(Body.make(batch.map((m) => m.json)), { sends: 0, pauses: 0 }).pipe(
+  const sendParts = <A extends Payload>(batch: ReadonlyArray<A>, outcome: Outcome<A>): Effect.Effect<void> =>
+    attempt(Body.make(batch.map((m) => m.json)), { sends: 0, pauses: 0 }).pipe(
       Effect.retry(schedule),
       Effect.matchEffect({
         onSuccess: () => Effect.sync(() => outcome(batch, undefined)),
         onFailure: (error) => {
           if (error.reason._tag === "HttpError" && error.reason.status === 413 && batch.length > 1) {
             const half = Math.ceil(batch.length / 2)
-            return Effect.andThen(send(batch.slice(0, half), outcome), send(batch.slice(half), outcome))
+            return Effect.andThen(sendParts(batch.slice(0, half), outcome), sendParts(batch.slice(half), outcome))
           }
           return Effect.sync(() => outcome(batch, error))
         }
       })
     )
-  }
+
+  const send = <A extends Payload>(batch: ReadonlyArray<A>, outcome: Outcome<A>): Effect.Effect<void> =>
+    config.disable ? Effect.sync(() => outcome(batch, undefined)) : sendParts(batch, outcome).pipe(
+      // A defect (a broken HttpClient layer, a bug) must still settle the batch, never strand it. Parts already
+      // settled (a 413 half) are not settled again.
+      Effect.catchDefect((defect) =>
+        Effect.sync(() => {
+          const description = scrub(`unexpected defect: ${defect instanceof Error ? defect.message : String(defect)}`)
+          outcome(batch, new AnalyticsError({ reason: new TransportError({ description }) }))
+        })
+      )
+    )
 
   return { send } satisfies Transport
 })

@@ -47,7 +47,7 @@ export const setup = Effect.fnUntraced(function*(
       }
       if (error !== undefined) failures.push({ error, messages: envelopes.map((envelope) => envelope.message) })
     },
-    observer: { onResponse: (response) => Queue.offerUnsafe(responses, response) }
+    observer: { onResponse: (_, describe) => Queue.offerUnsafe(responses, describe()) }
   }).pipe(Effect.provideService(HttpClient.HttpClient, mock.client), Scope.provide(scope))
   const call = (type: Message.CallType) => (params: unknown) => engine.acceptEffect(type, params)
   const client = {

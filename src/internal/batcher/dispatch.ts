@@ -26,6 +26,8 @@ export interface Options<A extends Item> {
   readonly maxConcurrentRequests: number
   /** Delivers one batch and settles its messages; it never fails. */
   readonly send: (batch: ReadonlyArray<A>) => Effect.Effect<void>
+  /** Told if the consumer dies of a defect (a bug): what it held must not wait for a close to be reported. */
+  readonly onDefect: (defect: unknown) => void
 }
 
 export interface Dispatcher<A extends Item> {
@@ -131,6 +133,7 @@ export const make = Effect.fnUntraced(function*<A extends Item>(options: Options
   }).pipe(
     // The queue ended and is drained: send what is left.
     Effect.catchIf(Cause.isDone, () => run(Plan.drain(state))),
+    Effect.catchDefect((defect) => Effect.sync(() => options.onDefect(defect))),
     Effect.ensuring(Effect.sync(() => {
       stopped = true
       reached()

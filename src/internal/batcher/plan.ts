@@ -47,7 +47,7 @@ export interface Step<A extends Item> {
   readonly send: ReadonlyArray<ReadonlyArray<A>>
 }
 
-const empty = (sentFirst: boolean): State<never> => sentFirst ? { batch: [], bytes: bodyOverhead, sentFirst } : initial
+const emptyAfterFirst: State<never> = { batch: [], bytes: bodyOverhead, sentFirst: true }
 
 /** Adds what the consumer took (messages and flush markers, in queue order) to the batch being formed. */
 export const take = <A extends Item>(
@@ -93,7 +93,7 @@ export const expire = <A extends Item>(limits: Limits, state: State<A>, now: num
 export const drain = <A extends Item>(state: State<A>): Step<A> =>
   state.batch.length === 0
     ? { state, send: [] }
-    : { state: empty(true), send: [state.batch] }
+    : { state: emptyAfterFirst, send: [state.batch] }
 
 /** How many messages may still join the batch being formed before the count trigger fires. */
 export const room = <A extends Item>(limits: Limits, state: State<A>): number =>
