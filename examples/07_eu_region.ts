@@ -15,7 +15,9 @@ const cioanalytics = new Analytics({ writeKey: CUSTOMERIO_WRITE_KEY, region: "eu
 // The same thing, spelled the original's way:
 // new Analytics({ writeKey: "YOUR_API_KEY", host: "https://cdp-eu.customer.io" })
 
+// Where the request really went: here the local collector when CUSTOMERIO_HOST is set, the EU host otherwise.
+cioanalytics.once("http_request", (request) => console.log(`sent to ${request.url}`))
 cioanalytics.track({ userId: "019mr8mf4r", event: "eu_event", properties: { datacenter: "eu" } })
 
 await cioanalytics.closeAndFlush()
-console.log(`region "eu" sends to ${AnalyticsConfig.regionHosts.eu}${AnalyticsConfig.defaults.path}`)
+console.log(`without a host, region "eu" sends to ${AnalyticsConfig.regionHosts.eu}${AnalyticsConfig.defaults.path}`)

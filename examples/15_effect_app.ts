@@ -5,10 +5,12 @@
  *
  * Run it against a local collector: `npm run example -- effect_app`.
  */
-import { NodeHttpClient, NodeRuntime } from "@effect/platform-node"
+import { NodeRuntime } from "@effect/platform-node"
 import { Context, Effect, Layer } from "effect"
 // In your project: import { AnalyticsClient, AnalyticsError } from "cdp-analytics-effect"
+// and import * as NodeTransport from "cdp-analytics-effect/NodeTransport"
 import { AnalyticsClient, type AnalyticsError } from "../src/index.ts"
+import * as NodeTransport from "../src/NodeTransport.ts"
 
 // Your own service, which reports what it does.
 class Signups extends Context.Service<Signups, {
@@ -34,7 +36,7 @@ class Signups extends Context.Service<Signups, {
 const AnalyticsLive = AnalyticsClient.layer({
   writeKey: process.env.CUSTOMERIO_WRITE_KEY ?? "YOUR_API_KEY",
   host: process.env.CUSTOMERIO_HOST
-}).pipe(Layer.provide(NodeHttpClient.layerUndici))
+}).pipe(Layer.provide(NodeTransport.layer()))
 
 const MainLive = Signups.layer.pipe(Layer.provide(AnalyticsLive))
 

@@ -3,8 +3,8 @@
  * its own connection pool settings (`NodeHttpClient.layerUndiciOptions`), wrapped to log every attempt. The same
  * layer works for the Promise facade through its `httpClientLayer` option.
  *
- * Other choices: `NodeHttpClient.layerUndici` (the facade's default), `NodeHttpClient.layerNodeHttp`,
- * `FetchHttpClient.layer` (Bun, Deno, edge runtimes), or a mock in tests.
+ * Other choices: `NodeTransport.layer()` from `cdp-analytics-effect/NodeTransport` (node:http with keep-alive, the
+ * facade's default and the fastest), `FetchHttpClient.layer` (edge runtimes), or a mock in tests.
  *
  * Run it against a local collector: `npm run example -- effect_http_client`.
  */

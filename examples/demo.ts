@@ -1,29 +1,42 @@
 /**
  * `npm run demo`: every documented call, sent through both faces of the library, then a summary.
  *
- * Without `CUSTOMERIO_WRITE_KEY` it starts the local collector on 127.0.0.1 and sends there. With it (and optionally
- * `CUSTOMERIO_REGION=eu` or `CUSTOMERIO_HOST`), the same calls go to the real Customer.io API.
+ * It always sends to the local collector, which it starts on 127.0.0.1, even when `CUSTOMERIO_WRITE_KEY` is set:
+ * the demo's data is made up, and must never land in a real workspace by accident. To send it to the real
+ * Customer.io API on purpose, pass `--live` (`npm run demo -- --live`) with `CUSTOMERIO_WRITE_KEY` set (and
+ * optionally `CUSTOMERIO_REGION=eu` or `CUSTOMERIO_HOST`).
  */
-import { NodeHttpClient } from "@effect/platform-node"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import * as Collector from "../src/Collector.ts"
 import { Analytics, AnalyticsClient } from "../src/index.ts"
+import * as NodeTransport from "../src/NodeTransport.ts"
 
+const live = process.argv.includes("--live")
 const realKey = process.env.CUSTOMERIO_WRITE_KEY
-const collector = realKey === undefined ? await Collector.start({ writeKey: "demo-write-key" }) : undefined
+if (live && !realKey) {
+  console.error("--live sends the demo's made-up data to the real API: set CUSTOMERIO_WRITE_KEY to your source's key.")
+  process.exit(2)
+}
+const collector = live ? undefined : await Collector.start({ writeKey: "demo-write-key" })
 // Both faces take the same options.
 const options: { writeKey: string; host?: string | undefined; region?: "us" | "eu" } = collector === undefined
   ? {
     writeKey: realKey!,
-    region: process.env.CUSTOMERIO_REGION === "eu" ? "eu" : "us",
+    region: process.env.CUSTOMERIO_REGION?.toLowerCase() === "eu" ? "eu" : "us",
     host: process.env.CUSTOMERIO_HOST || undefined
   }
   : { writeKey: "demo-write-key", host: collector.url }
 
-console.log(collector ? `Local collector listening on ${collector.url}` : "Sending to the Customer.io API")
+if (collector === undefined) console.log("--live: sending the demo's made-up data to the Customer.io API")
+else if (realKey) {
+  console.log(
+    "CUSTOMERIO_WRITE_KEY is set but ignored: the demo sends to the local collector (--live sends to the API)"
+  )
+}
+if (collector !== undefined) console.log(`Local collector listening on ${collector.url}`)
 
 // 1. The Promise facade, exactly as the original library's documentation uses it.
 const outcomes = { delivered: 0, failed: 0 }
@@ -94,7 +107,7 @@ const program = Effect.gen(function*() {
   return { sent: sent.length, failed: yield* Ref.get(failures) }
 }).pipe(
   Effect.scoped,
-  Effect.provide(AnalyticsClient.layer(options).pipe(Layer.provide(NodeHttpClient.layerUndici)))
+  Effect.provide(AnalyticsClient.layer(options).pipe(Layer.provide(NodeTransport.layer())))
 )
 const effectOutcome = await Effect.runPromise(program)
 

@@ -18,7 +18,7 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
 import * as AnalyticsConfig from "./AnalyticsConfig.ts"
-import { type AnalyticsError, ValidationError } from "./AnalyticsError.ts"
+import { AnalyticsError, ValidationError } from "./AnalyticsError.ts"
 import * as DefaultHttpClient from "./internal/defaultHttpClient.ts"
 import * as Engine from "./internal/engine.ts"
 import type * as Transport from "./internal/transport.ts"
@@ -50,6 +50,15 @@ export interface AnalyticsSettings {
   readonly strictMode?: boolean | undefined
   /** The default timeout of `closeAndFlush`. @default 75000 */
   readonly closeTimeout?: number | undefined
+  /**
+   * The least severe log line written to stderr. Failures and refusals that no callback or `error` listener sees
+   * are logged as `"Warn"`, once per cause and minute; `"None"` silences the client. @default "Info"
+   */
+  readonly logLevel?: AnalyticsConfig.Options["logLevel"]
+  /** Logs every request and answer (the write key redacted). @default false */
+  readonly debug?: boolean | undefined
+  /** A params key the call does not have (`propertes`) throws a `ValidationError` instead of being dropped. @default false */
+  readonly strictParams?: boolean | undefined
   /**
    * The Effect `HttpClient` to send with, e.g. `NodeHttpClient.layerUndiciOptions({...})` from
    * `@effect/platform-node` for a proxy, or `FetchHttpClient.layer`. @default node:http with keep-alive sockets, one
@@ -244,7 +253,9 @@ export class Analytics {
       Engine.make({
         options,
         onSettled: (envelopes, error) => this.#onSettled(envelopes, error),
-        observer: this.#observer()
+        observer: this.#observer(),
+        // Logged only when nobody else would see it: no callback on the call, no `error` listener.
+        isHandled: (_, hasCallback) => hasCallback || this.#has("error")
       })
     ).pipe(
       Layer.provide(
@@ -286,6 +297,10 @@ export class Analytics {
   }
   static get ValidationError(): typeof ValidationError {
     return ValidationError
+  }
+  /** The error class, for `instanceof` in CommonJS code (in ESM it is `AnalyticsError.AnalyticsError`). */
+  static get AnalyticsError(): typeof AnalyticsError {
+    return AnalyticsError
   }
 
   /** The version of this library. */

@@ -32,7 +32,7 @@ import * as Random from "effect/Random"
 import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import * as AnalyticsConfig from "./AnalyticsConfig.ts"
-import { AnalyticsError } from "./AnalyticsError.ts"
+import { AnalyticsError, InvalidOption } from "./AnalyticsError.ts"
 import * as Engine from "./internal/engine.ts"
 import * as Message from "./Message.ts"
 
@@ -154,6 +154,9 @@ export const make = Effect.fnUntraced(function*(options: AnalyticsConfig.Options
   )
   const engine = yield* Engine.make({
     options,
+    // A failure a subscriber of `failures` sees is not logged too; a refusal is logged whatever the caller does
+    // with the error it got, since an ignored error would otherwise be silent.
+    isHandled: (kind) => kind === "failure" && subscribers.size > 0,
     onSettled: (envelopes, error) => {
       if (error === undefined || subscribers.size === 0) return
       const failure = new Failure(error, envelopes)
@@ -187,15 +190,29 @@ export const layer = (
 
 /**
  * The client as a layer whose options come from `Config`: by default `AnalyticsConfig.config`, which reads
- * `CUSTOMERIO_WRITE_KEY`, `CUSTOMERIO_REGION`, `CUSTOMERIO_HOST` and the other `CUSTOMERIO_*` variables.
+ * `CUSTOMERIO_WRITE_KEY`, `CUSTOMERIO_REGION`, `CUSTOMERIO_HOST` and the other `CUSTOMERIO_*` variables. A missing or
+ * wrong value fails the layer with an `InvalidOption` naming the variable (`CUSTOMERIO_WRITE_KEY is missing: …`), and
+ * a `ConfigError` of a `Config` of your own is reported the same way.
  *
  * @category layers
  * @since 0.1.0
  */
 export const layerConfig = (
   config: Config.Config<AnalyticsConfig.Options> = AnalyticsConfig.config
-): Layer.Layer<AnalyticsClient, AnalyticsError | Config.ConfigError, HttpClient.HttpClient> =>
-  Layer.effect(AnalyticsClient, Effect.flatMap(config, make))
+): Layer.Layer<AnalyticsClient, AnalyticsError, HttpClient.HttpClient> =>
+  Layer.effect(
+    AnalyticsClient,
+    Effect.gen(function*() {
+      return yield* config
+    }).pipe(
+      Effect.mapError((error) =>
+        new AnalyticsError({
+          reason: new InvalidOption({ option: "config", rule: `could not be read: ${error.message}` })
+        })
+      ),
+      Effect.flatMap(make)
+    )
+  )
 
 /**
  * A client for your own tests: calls are validated and encoded exactly as by the real client (time from `Clock`,

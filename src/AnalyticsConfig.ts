@@ -8,10 +8,12 @@
  */
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
+import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
 import { AnalyticsError, InvalidOption } from "./AnalyticsError.ts"
+import { nearest } from "./internal/nearest.ts"
 
 /**
  * The hosts of the two Customer.io regions.
@@ -79,6 +81,20 @@ export interface Options {
   readonly strictMode?: boolean | undefined
   /** How long closing waits for queued and in-flight messages before failing them with `FlushTimeout`. @default 75000 (ms) */
   readonly closeTimeout?: Duration.Input | undefined
+  /**
+   * The least severe of the client's own log lines that are written: final delivery failures, refusals and the close
+   * timeout are logged as `"Warn"` (once per cause and minute); `"None"` silences them. Without it the logger's own
+   * minimum applies (Effect's `References.MinimumLogLevel`, `"Info"` by default).
+   */
+  readonly logLevel?: LogLevel.LogLevel | undefined
+  /** Logs every request and answer at `"Debug"` (the write key redacted), and lowers `logLevel` to it. @default false */
+  readonly debug?: boolean | undefined
+  /**
+   * Refuses a call with a key its type does not have (`propertes` for `properties`) with a `ValidationError`
+   * naming it. Without it such a key is dropped from the message and logged once.
+   * @default false
+   */
+  readonly strictParams?: boolean | undefined
 }
 
 /**
@@ -102,6 +118,12 @@ export interface Resolved {
   readonly compression: "gzip" | "none"
   readonly strictMode: boolean
   readonly closeTimeoutMillis: number
+  /** `undefined`: the logger's own minimum applies. */
+  readonly logLevel: LogLevel.LogLevel | undefined
+  readonly debug: boolean
+  readonly strictParams: boolean
+  /** Options given that the client does not know, each with what was probably meant: logged once at start. */
+  readonly unknownOptions: ReadonlyArray<string>
 }
 
 /**
@@ -123,7 +145,9 @@ export const defaults = {
   disable: false,
   compression: "none",
   strictMode: false,
-  closeTimeoutMillis: 75_000
+  closeTimeoutMillis: 75_000,
+  debug: false,
+  strictParams: false
 } as const
 
 class Invalid {
@@ -158,12 +182,16 @@ const millis = (option: string, value: unknown, fallback: number, min: number): 
   return ms
 }
 
+// Letter case is forgiven: "EU" and "eu" are the same region, "gzip" and "GZIP" the same compression.
 const oneOf = <const A extends string>(option: string, value: unknown, choices: ReadonlyArray<A>, fallback: A): A => {
   if (value === undefined) return fallback
-  if (!choices.includes(value as A)) {
+  const chosen = typeof value === "string"
+    ? choices.find((choice) => choice.toLowerCase() === value.toLowerCase())
+    : undefined
+  if (chosen === undefined) {
     throw new Invalid(option, `must be one of ${choices.map((c) => `"${c}"`).join(", ")}, got ${describe(value)}`)
   }
-  return value as A
+  return chosen
 }
 
 const boolean = (option: string, value: unknown, fallback: boolean): boolean => {
@@ -178,7 +206,7 @@ const describe = (value: unknown): string =>
 const writeKeyOf = (value: unknown): Redacted.Redacted<string> => {
   const raw = Redacted.isRedacted(value) ? Redacted.value(value) : value
   if (raw === undefined || raw === null || raw === "") {
-    throw new Invalid("writeKey", "is missing: pass the API key of your Customer.io source")
+    throw new Invalid("writeKey", "is missing: it is the API key of your Customer.io source")
   }
   if (typeof raw !== "string") throw new Invalid("writeKey", "must be a string")
   // Never echo the key itself in the message.
@@ -206,11 +234,69 @@ const urlOf = (hostOption: unknown, regionOption: unknown, pathOption: unknown):
   if (typeof path !== "string" || !path.startsWith("/")) {
     throw new Invalid("path", `must be a string starting with "/", got ${describe(path)}`)
   }
-  return parsed.origin + parsed.pathname.replace(/\/+$/, "") + path
+  const prefix = parsed.pathname.replace(/\/+$/, "")
+  // A host copied with its path would post to /v1/batch/v1/batch, which only ever answers 404.
+  if (prefix.endsWith(path)) {
+    throw new Invalid(
+      "host",
+      `ends in "${path}", which the client adds itself: use ${describe(parsed.origin + prefix.slice(0, -path.length))}`
+    )
+  }
+  return parsed.origin + prefix + path
 }
 
+/** Every option's name, and the environment variable `config` reads it from. */
+const variables = {
+  writeKey: "CUSTOMERIO_WRITE_KEY",
+  host: "CUSTOMERIO_HOST",
+  path: "CUSTOMERIO_PATH",
+  region: "CUSTOMERIO_REGION",
+  maxEventsInBatch: "CUSTOMERIO_MAX_EVENTS_IN_BATCH",
+  flushInterval: "CUSTOMERIO_FLUSH_INTERVAL",
+  maxRetries: "CUSTOMERIO_MAX_RETRIES",
+  httpRequestTimeout: "CUSTOMERIO_HTTP_REQUEST_TIMEOUT",
+  maxQueueSize: "CUSTOMERIO_MAX_QUEUE_SIZE",
+  overflow: "CUSTOMERIO_OVERFLOW",
+  maxConcurrentRequests: "CUSTOMERIO_MAX_CONCURRENT_REQUESTS",
+  disable: "CUSTOMERIO_DISABLE",
+  compression: "CUSTOMERIO_COMPRESSION",
+  strictMode: "CUSTOMERIO_STRICT_MODE",
+  closeTimeout: "CUSTOMERIO_CLOSE_TIMEOUT",
+  logLevel: "CUSTOMERIO_LOG_LEVEL",
+  debug: "CUSTOMERIO_DEBUG",
+  strictParams: "CUSTOMERIO_STRICT_PARAMS"
+} as const satisfies { readonly [K in keyof Options]-?: string }
+
+/** Options set by the facade alone, which `resolve` is never given but must not call unknown. */
+const facadeOnly = ["httpClientLayer"]
+
+/** Other libraries' names for an option (Segment's, the original's documentation's), and what they are here. */
+const synonyms: Readonly<Record<string, string>> = {
+  flushAt: "maxEventsInBatch",
+  endpoint: "host",
+  httpClient: "httpClientLayer",
+  maxTotalBackoffDuration: "maxRetries",
+  maxRateLimitDuration: "maxRetries",
+  timeout: "httpRequestTimeout",
+  gzip: "compression"
+}
+
+const knownOptions: ReadonlyArray<string> = [...Object.keys(variables), ...facadeOnly]
+
+const unknownOptionsOf = (o: Record<string, unknown>): Array<string> =>
+  Object.keys(o).filter((key) => !knownOptions.includes(key) && o[key] !== undefined).map((key) => {
+    const meant = synonyms[key] ?? nearest(key, knownOptions)
+    return meant === undefined
+      ? `option "${key}" is not an option of this client: it is ignored`
+      : `option "${key}" is not an option of this client: it is ignored (did you mean "${meant}"?)`
+  })
+
+/** Marks options read by {@link config}, so errors name the environment variable rather than the option. */
+const fromEnvironment = Symbol.for("cdp-analytics-effect/AnalyticsConfig/fromEnvironment")
+
 /**
- * Validates options and applies the defaults. Fails with an `InvalidOption` reason naming the option.
+ * Validates options and applies the defaults. Fails with an `InvalidOption` reason naming the option (or, for
+ * options read by {@link config}, the environment variable).
  *
  * @category constructors
  * @since 0.1.0
@@ -219,6 +305,10 @@ export const resolve = (options: Options): Result.Result<Resolved, AnalyticsErro
   // Options come from plain JavaScript too: check what is really there, not what the type promises.
   const o = (typeof options === "object" && options !== null ? options : {}) as Record<string, unknown>
   try {
+    const debug = boolean("debug", o.debug, defaults.debug)
+    const logLevel = o.logLevel === undefined
+      ? (debug ? "Debug" : undefined)
+      : oneOf("logLevel", o.logLevel, LogLevel.values, "Info")
     return Result.succeed({
       writeKey: writeKeyOf(o.writeKey),
       url: urlOf(o.host, o.region, o.path),
@@ -242,53 +332,77 @@ export const resolve = (options: Options): Result.Result<Resolved, AnalyticsErro
       disable: boolean("disable", o.disable, defaults.disable),
       compression: oneOf("compression", o.compression, ["gzip", "none"] as const, defaults.compression),
       strictMode: boolean("strictMode", o.strictMode, defaults.strictMode),
-      closeTimeoutMillis: millis("closeTimeout", o.closeTimeout, defaults.closeTimeoutMillis, 0)
+      closeTimeoutMillis: millis("closeTimeout", o.closeTimeout, defaults.closeTimeoutMillis, 0),
+      logLevel,
+      debug,
+      strictParams: boolean("strictParams", o.strictParams, defaults.strictParams),
+      unknownOptions: unknownOptionsOf(o)
     })
   } catch (e) {
     if (e instanceof Invalid) {
-      return Result.fail(new AnalyticsError({ reason: new InvalidOption({ option: e.option, rule: e.rule }) }))
+      const variable = (o as Record<symbol, unknown>)[fromEnvironment] === true
+        ? variables[e.option as keyof typeof variables]
+        : undefined
+      const reason = new InvalidOption({ option: e.option, rule: e.rule, ...(variable ? { variable } : {}) })
+      return Result.fail(new AnalyticsError({ reason }))
     }
     throw e
   }
 }
 
-const durationFromEnv = (name: string) =>
-  Config.option(Config.String(name)).pipe(
-    // "250" means milliseconds, as in the constructor; "10 seconds" is a Duration string.
-    Config.map(Option.map((s): Duration.Input => /^\d+$/.test(s.trim()) ? Number(s) : (s.trim() as Duration.Input)))
-  )
+// Environment values are text: numbers and booleans are converted when they look like one, and otherwise left as
+// text for `resolve` to refuse with its usual message (`CUSTOMERIO_MAX_RETRIES must be an integer …, got "ten"`).
+const asNumber = (text: string): string | number => /^\s*-?\d+(\.\d+)?\s*$/.test(text) ? Number(text) : text.trim()
+
+const asBoolean = (text: string): string | boolean => {
+  const value = text.trim().toLowerCase()
+  return value === "true" || value === "1" || value === "yes" || value === "on"
+    ? true
+    : value === "false" || value === "0" || value === "no" || value === "off"
+    ? false
+    : text
+}
+
+const numeric = new Set<string>([
+  "maxEventsInBatch",
+  "flushInterval",
+  "maxRetries",
+  "httpRequestTimeout",
+  "maxQueueSize",
+  "maxConcurrentRequests",
+  "closeTimeout"
+])
+const booleans = new Set<string>(["disable", "strictMode", "debug", "strictParams"])
 
 /**
- * Reads `Options` from Effect's `Config` (environment variables by default):
- * `CUSTOMERIO_WRITE_KEY` (required), `CUSTOMERIO_HOST`, `CUSTOMERIO_REGION`, `CUSTOMERIO_PATH`,
- * `CUSTOMERIO_MAX_EVENTS_IN_BATCH`, `CUSTOMERIO_FLUSH_INTERVAL`, `CUSTOMERIO_MAX_RETRIES`,
- * `CUSTOMERIO_HTTP_REQUEST_TIMEOUT`, `CUSTOMERIO_MAX_QUEUE_SIZE`, `CUSTOMERIO_MAX_CONCURRENT_REQUESTS`,
- * `CUSTOMERIO_DISABLE`, `CUSTOMERIO_COMPRESSION`, `CUSTOMERIO_STRICT_MODE`, `CUSTOMERIO_CLOSE_TIMEOUT`.
- * Durations are milliseconds (`"10000"`) or Duration strings (`"10 seconds"`).
+ * Reads `Options` from Effect's `Config` (environment variables by default): `CUSTOMERIO_WRITE_KEY` (required),
+ * `CUSTOMERIO_HOST`, `CUSTOMERIO_REGION`, `CUSTOMERIO_PATH`, `CUSTOMERIO_MAX_EVENTS_IN_BATCH`,
+ * `CUSTOMERIO_FLUSH_INTERVAL`, `CUSTOMERIO_MAX_RETRIES`, `CUSTOMERIO_HTTP_REQUEST_TIMEOUT`,
+ * `CUSTOMERIO_MAX_QUEUE_SIZE`, `CUSTOMERIO_OVERFLOW`, `CUSTOMERIO_MAX_CONCURRENT_REQUESTS`, `CUSTOMERIO_DISABLE`,
+ * `CUSTOMERIO_COMPRESSION`, `CUSTOMERIO_STRICT_MODE`, `CUSTOMERIO_CLOSE_TIMEOUT`, `CUSTOMERIO_LOG_LEVEL`,
+ * `CUSTOMERIO_DEBUG`, `CUSTOMERIO_STRICT_PARAMS`. Durations are milliseconds (`"10000"`) or Duration strings
+ * (`"10 seconds"`); choices ignore letter case (`CUSTOMERIO_REGION=EU`). Nothing is checked here: the client checks
+ * the options, and names the variable when one is wrong (`CUSTOMERIO_REGION must be one of "us", "eu", got "mars"`).
  *
  * @category config
  * @since 0.1.0
  */
-export const config: Config.Config<Options> = Config.all({
-  writeKey: Config.Redacted("CUSTOMERIO_WRITE_KEY"),
-  host: Config.option(Config.String("CUSTOMERIO_HOST")),
-  region: Config.option(Config.Literals(["us", "eu"], "CUSTOMERIO_REGION")),
-  path: Config.option(Config.String("CUSTOMERIO_PATH")),
-  maxEventsInBatch: Config.option(Config.Int("CUSTOMERIO_MAX_EVENTS_IN_BATCH")),
-  flushInterval: durationFromEnv("CUSTOMERIO_FLUSH_INTERVAL"),
-  maxRetries: Config.option(Config.Int("CUSTOMERIO_MAX_RETRIES")),
-  httpRequestTimeout: durationFromEnv("CUSTOMERIO_HTTP_REQUEST_TIMEOUT"),
-  maxQueueSize: Config.option(Config.Int("CUSTOMERIO_MAX_QUEUE_SIZE")),
-  maxConcurrentRequests: Config.option(Config.Int("CUSTOMERIO_MAX_CONCURRENT_REQUESTS")),
-  disable: Config.option(Config.Boolean("CUSTOMERIO_DISABLE")),
-  compression: Config.option(Config.Literals(["gzip", "none"], "CUSTOMERIO_COMPRESSION")),
-  strictMode: Config.option(Config.Boolean("CUSTOMERIO_STRICT_MODE")),
-  closeTimeout: durationFromEnv("CUSTOMERIO_CLOSE_TIMEOUT")
-}).pipe(
-  Config.map(({ writeKey, ...rest }): Options => {
-    const options: Record<string, unknown> = { writeKey }
-    for (const [key, value] of Object.entries(rest) as Array<[string, Option.Option<unknown>]>) {
-      if (Option.isSome(value)) options[key] = value.value
+export const config: Config.Config<Options> = Config.all(
+  Object.fromEntries(
+    Object.entries(variables).map(([option, variable]) => [option, Config.option(Config.String(variable))])
+  ) as { readonly [K in keyof typeof variables]: Config.Config<Option.Option<string>> }
+).pipe(
+  Config.map((values): Options => {
+    const options: Record<string | symbol, unknown> = { [fromEnvironment]: true }
+    for (const [option, value] of Object.entries(values) as Array<[string, Option.Option<string>]>) {
+      if (Option.isNone(value)) continue
+      options[option] = option === "writeKey"
+        ? Redacted.make(value.value)
+        : numeric.has(option)
+        ? asNumber(value.value)
+        : booleans.has(option)
+        ? asBoolean(value.value)
+        : value.value.trim()
     }
     return options as unknown as Options
   })

@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import { NodeInspectSymbol } from "effect/Inspectable"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 
@@ -43,10 +44,12 @@ export class ValidationError extends Schema.TaggedError<ValidationError>()("Vali
  */
 export class InvalidOption extends Schema.TaggedClass<InvalidOption>()("InvalidOption", {
   option: Schema.String,
-  rule: Schema.String
+  rule: Schema.String,
+  /** The environment variable the value came from (`layerConfig`), named in the message instead of the option. */
+  variable: Schema.optional(Schema.String)
 }) {
   get message(): string {
-    return `option "${this.option}" ${this.rule}`
+    return this.variable === undefined ? `option "${this.option}" ${this.rule}` : `${this.variable} ${this.rule}`
   }
   get isRetryable(): boolean {
     return false
@@ -112,10 +115,16 @@ export class ClientClosed extends Schema.TaggedClass<ClientClosed>()("ClientClos
  */
 export class HttpError extends Schema.TaggedClass<HttpError>()("HttpError", {
   status: Schema.Number,
-  body: Schema.String
+  body: Schema.String,
+  /** Where the request went. */
+  url: Schema.optional(Schema.String)
 }) {
   get message(): string {
-    const hint = this.status === 401 || this.status === 403 ? " (the write key is wrong or lacks access)" : ""
+    const hint = this.status === 401 || this.status === 403
+      ? " (the write key is wrong or lacks access)"
+      : this.status === 404
+      ? ` at ${this.url ?? "the batch URL"} (no such endpoint: check the "host" and "path" options)`
+      : ""
     return `the API answered ${this.status}${hint}${this.body === "" ? "" : `: ${this.body}`}`
   }
   get isRetryable(): boolean {
@@ -126,11 +135,15 @@ export class HttpError extends Schema.TaggedClass<HttpError>()("HttpError", {
 /**
  * The request did not get an answer: a network error, a refused connection or a per-attempt timeout.
  *
+ * `description` keeps the cause's own message and says what to check; `code` is the cause's error code when it had
+ * one (`ENOTFOUND`, `ECONNREFUSED`, `ECONNRESET`, `CERT_HAS_EXPIRED`, …), or `TIMEOUT` for `httpRequestTimeout`.
+ *
  * @category reasons
  * @since 0.1.0
  */
 export class TransportError extends Schema.TaggedClass<TransportError>()("TransportError", {
-  description: Schema.String
+  description: Schema.String,
+  code: Schema.optional(Schema.String)
 }) {
   get message(): string {
     return `the request failed: ${this.description}`
@@ -147,10 +160,13 @@ export class TransportError extends Schema.TaggedClass<TransportError>()("Transp
  * @since 0.1.0
  */
 export class FlushTimeout extends Schema.TaggedClass<FlushTimeout>()("FlushTimeout", {
-  timeoutMillis: Schema.Number
+  timeoutMillis: Schema.Number,
+  /** What the last finished attempt to send the message got, if one had finished. */
+  lastError: Schema.optional(Schema.String)
 }) {
   get message(): string {
-    return `the message was not delivered before the close timeout of ${this.timeoutMillis} ms`
+    const last = this.lastError === undefined ? "" : ` (the last attempt: ${this.lastError})`
+    return `the message was not delivered before the close timeout of ${this.timeoutMillis} ms${last}`
   }
   get isRetryable(): boolean {
     return false
@@ -208,6 +224,18 @@ export class AnalyticsError extends Schema.TaggedError<AnalyticsError>()("Analyt
 
   get isRetryable(): boolean {
     return this.reason.isRetryable
+  }
+
+  /** `console.error(error)` and `util.inspect` show the message and the stack, then the reason's fields. */
+  override [NodeInspectSymbol](): string {
+    return `${this.stack ?? `${this.name}: ${this.message}`}\n  reason: ${this.reason._tag} ${
+      JSON.stringify({ ...this.reason, _tag: undefined })
+    }`
+  }
+
+  /** For structured logs: the message besides the tag and the reason. */
+  override toJSON(): unknown {
+    return { _tag: this._tag, message: this.message, reason: this.reason }
   }
 }
 

@@ -16,6 +16,7 @@ import * as SchemaTransformation from "effect/SchemaTransformation"
 import { MessageTooLarge, ValidationError } from "./AnalyticsError.ts"
 import * as FastDecoder from "./internal/fastDecoder.ts"
 import { checkIntegrations, checkJsonObject, describeError, isPlainObject } from "./internal/json.ts"
+import { nearest } from "./internal/nearest.ts"
 import { libraryName, libraryVersion } from "./internal/version.ts"
 
 // -----------------------------------------------------------------------------
@@ -105,10 +106,21 @@ export interface CommonParams {
 }
 
 /**
+ * Who a call is about: a `userId`, an `anonymousId`, or both, as Segment's `IdentityOptions`. Leaving both out is a
+ * type error (and, from plain JavaScript, a `ValidationError`).
+ *
  * @category params
  * @since 0.1.0
  */
-export interface IdentifyParams extends CommonParams {
+export type Identity =
+  | { userId: string | number; anonymousId?: string | number | undefined }
+  | { userId?: string | number | undefined; anonymousId: string | number }
+
+/**
+ * @category params
+ * @since 0.1.0
+ */
+export type IdentifyParams = CommonParams & Identity & {
   traits?: Record<string, any> | undefined
 }
 
@@ -116,7 +128,7 @@ export interface IdentifyParams extends CommonParams {
  * @category params
  * @since 0.1.0
  */
-export interface TrackParams extends CommonParams {
+export type TrackParams = CommonParams & Identity & {
   event: string
   properties?: Record<string, any> | undefined
 }
@@ -125,7 +137,7 @@ export interface TrackParams extends CommonParams {
  * @category params
  * @since 0.1.0
  */
-export interface PageParams extends CommonParams {
+export type PageParams = CommonParams & Identity & {
   name?: string | undefined
   category?: string | undefined
   properties?: Record<string, any> | undefined
@@ -135,7 +147,7 @@ export interface PageParams extends CommonParams {
  * @category params
  * @since 0.1.0
  */
-export interface ScreenParams extends CommonParams {
+export type ScreenParams = CommonParams & Identity & {
   name?: string | undefined
   /** Sent as the message's top-level `category` (unlike `page`, not copied into `properties`). */
   category?: string | undefined
@@ -143,6 +155,8 @@ export interface ScreenParams extends CommonParams {
 }
 
 /**
+ * A `group` call may name no person: `userId` and `anonymousId` are both optional.
+ *
  * @category params
  * @since 0.1.0
  */
@@ -600,6 +614,10 @@ export interface EncodeEnvironment {
    * @default MAX_MESSAGE_BYTES
    */
   readonly maxMessageBytes?: number | undefined
+  /** A params key the call type does not have fails the call with a `ValidationError` naming it. @default false */
+  readonly strictParams?: boolean | undefined
+  /** Told about each params key the call type does not have (dropped from the message), with what was probably meant. */
+  readonly onUnknownKey?: ((call: CallType, key: string, meant: string | undefined) => void) | undefined
 }
 
 // Typed loosely on purpose: only what is probed, so no runtime's typings leak into this module's API.
@@ -690,6 +708,7 @@ export const makeEncoder = (env: EncodeEnvironment) => {
   }
 
   const maxBytes = env.maxMessageBytes ?? MAX_MESSAGE_BYTES
+  const checkKeys = env.strictParams === true || env.onUnknownKey !== undefined
   return (type: CallType, params: unknown): Result.Result<Encoded, ValidationError | MessageTooLarge> => {
     const decoder = decoders[type]
     if (decoder === undefined) {
@@ -702,6 +721,10 @@ export const makeEncoder = (env: EncodeEnvironment) => {
         const decoded = decoder.parse(params)
         if (Result.isFailure(decoded)) return Result.fail(toValidationError(type, decoded.failure))
         call = decoded.success
+      }
+      if (checkKeys) {
+        const unknown = unknownKey(type, params as Record<string, unknown>, env)
+        if (unknown !== undefined) return Result.fail(unknown)
       }
       const message: MutableWireMessage = {
         type,
@@ -736,6 +759,39 @@ export const makeEncoder = (env: EncodeEnvironment) => {
       )
     }
   }
+}
+
+// The keys each call type has. Struct decoding drops any other key silently, so they are looked for here.
+const keysOf: { readonly [K in CallType]: ReadonlyArray<string> } = {
+  identify: Object.keys(Identify.fields),
+  track: Object.keys(Track.fields),
+  page: Object.keys(PageInput.fields),
+  screen: Object.keys(Screen.fields),
+  group: Object.keys(Group.fields),
+  alias: Object.keys(Alias.fields)
+}
+const knownKeys: { readonly [K in CallType]: ReadonlySet<string> } = {
+  identify: new Set(keysOf.identify),
+  track: new Set(keysOf.track),
+  page: new Set(keysOf.page),
+  screen: new Set(keysOf.screen),
+  group: new Set(keysOf.group),
+  alias: new Set(keysOf.alias)
+}
+
+/** Reports every unknown key (or, with `strictParams`, refuses the first); valid params have none, at little cost. */
+const unknownKey = (type: CallType, params: Record<string, unknown>, env: EncodeEnvironment) => {
+  const known = knownKeys[type]
+  for (const key in params) {
+    if (known.has(key) || !Object.hasOwn(params, key)) continue
+    const meant = nearest(key, keysOf[type])
+    if (env.strictParams === true) {
+      const hint = meant === undefined ? "" : ` (did you mean "${meant}"?)`
+      return new ValidationError({ call: type, field: key, rule: `is not a field of ${type}${hint}` })
+    }
+    env.onUnknownKey?.(type, key, meant)
+  }
+  return undefined
 }
 
 // -----------------------------------------------------------------------------

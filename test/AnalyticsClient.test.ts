@@ -59,10 +59,12 @@ describe("AnalyticsClient", () => {
       }).pipe(Effect.scoped))
   }
 
-  it.effect("failures: nothing is parsed or kept for them while nobody subscribes", () =>
+  it.effect("failures: nothing is parsed or kept for them while nobody subscribes (and nothing logs)", () =>
     Effect.gen(function*() {
       const mock = yield* MockHttp.make(() => Effect.succeed({ status: 400 }))
-      const analytics = yield* Layer.build(AnalyticsClient.layer({ writeKey, host, maxEventsInBatch: 10 })).pipe(
+      const analytics = yield* Layer.build(
+        AnalyticsClient.layer({ writeKey, host, maxEventsInBatch: 10, logLevel: "None" })
+      ).pipe(
         Effect.map(Context.get(AnalyticsClient.AnalyticsClient)),
         Effect.provide(mock.layer)
       )

@@ -31,7 +31,11 @@ describe("AnalyticsConfig", () => {
       disable: false,
       compression: "none",
       strictMode: false,
-      closeTimeoutMillis: 75_000
+      closeTimeoutMillis: 75_000,
+      logLevel: undefined,
+      debug: false,
+      strictParams: false,
+      unknownOptions: []
     })
   })
 
@@ -79,7 +83,17 @@ describe("AnalyticsConfig", () => {
       [{ disable: "yes" }, /"disable" must be a boolean/],
       [{ compression: "br" }, /"compression" must be one of "gzip", "none"/],
       [{ overflow: "drop" }, /"overflow" must be one of "fail", "suspend"/],
-      [{ strictMode: 1 }, /"strictMode" must be a boolean/]
+      [{ strictMode: 1 }, /"strictMode" must be a boolean/],
+      [
+        { logLevel: "loud" },
+        /"logLevel" must be one of "All", "Fatal", "Error", "Warn", "Info", "Debug", "Trace", "None"/
+      ],
+      [{ debug: "on" }, /"debug" must be a boolean/],
+      [
+        { host: "https://cdp.customer.io/v1/batch" },
+        /"host" ends in "\/v1\/batch", which the client adds itself: use "https:\/\/cdp.customer.io"/
+      ],
+      [{ host: "https://proxy.test/cio/v1/batch/" }, /use "https:\/\/proxy.test\/cio"/]
     ]
     for (const [options, expected] of cases) assert.match(failure(options), expected)
   })
@@ -110,9 +124,54 @@ describe("AnalyticsConfig", () => {
       assert.strictEqual(resolved.maxRetries, 10, "unset variables keep their defaults")
     }))
 
-  it.effect("config fails naming the variable when the key is missing", () =>
+  it("ignores letter case in choices: region EU, compression GZIP, logLevel warn", () => {
+    const resolved = Result.getOrThrow(resolve({ region: "EU", compression: "GZIP", logLevel: "warn" }))
+    assert.strictEqual(resolved.url, "https://cdp-eu.customer.io/v1/batch")
+    assert.strictEqual(resolved.compression, "gzip")
+    assert.strictEqual(resolved.logLevel, "Warn")
+  })
+
+  it("lists unknown options with what was probably meant, and debug lowers the log level", () => {
+    const resolved = Result.getOrThrow(resolve({ flushAt: 1, flushInterva: 5, fooBarBaz: true, debug: true }))
+    assert.deepStrictEqual(resolved.unknownOptions, [
+      `option "flushAt" is not an option of this client: it is ignored (did you mean "maxEventsInBatch"?)`,
+      `option "flushInterva" is not an option of this client: it is ignored (did you mean "flushInterval"?)`,
+      `option "fooBarBaz" is not an option of this client: it is ignored`
+    ])
+    assert.strictEqual(resolved.logLevel, "Debug")
+  })
+
+  const fromEnv = (env: Record<string, string>) =>
+    Effect.flatMap(
+      AnalyticsConfig.config.parse(ConfigProvider.fromEnv({ env })),
+      (options) => Effect.fromResult(AnalyticsConfig.resolve(options))
+    )
+
+  it.effect("config errors name the environment variable, in the style of option errors", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(AnalyticsConfig.config.parse(ConfigProvider.fromEnv({ env: {} })))
-      assert.include(String(error), "CUSTOMERIO_WRITE_KEY")
+      const message = (env: Record<string, string>) => Effect.map(Effect.flip(fromEnv(env)), (e) => e.message)
+      assert.strictEqual(
+        yield* message({}),
+        "CUSTOMERIO_WRITE_KEY is missing: it is the API key of your Customer.io source"
+      )
+      assert.strictEqual(
+        yield* message({ CUSTOMERIO_WRITE_KEY: "" }),
+        "CUSTOMERIO_WRITE_KEY is missing: it is the API key of your Customer.io source"
+      )
+      assert.strictEqual(
+        yield* message({ CUSTOMERIO_WRITE_KEY: "wk", CUSTOMERIO_REGION: "mars" }),
+        `CUSTOMERIO_REGION must be one of "us", "eu", got "mars"`
+      )
+      assert.strictEqual(
+        yield* message({ CUSTOMERIO_WRITE_KEY: "wk", CUSTOMERIO_MAX_RETRIES: "ten" }),
+        `CUSTOMERIO_MAX_RETRIES must be an integer of at least 0, got "ten"`
+      )
+      assert.strictEqual(
+        yield* message({ CUSTOMERIO_WRITE_KEY: "wk", CUSTOMERIO_DISABLE: "maybe" }),
+        `CUSTOMERIO_DISABLE must be a boolean, got "maybe"`
+      )
+      const eu = yield* fromEnv({ CUSTOMERIO_WRITE_KEY: "wk", CUSTOMERIO_REGION: "EU", CUSTOMERIO_DEBUG: "1" })
+      assert.strictEqual(eu.url, "https://cdp-eu.customer.io/v1/batch")
+      assert.isTrue(eu.debug)
     }))
 })

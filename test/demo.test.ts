@@ -5,20 +5,40 @@ import { assert, describe, it } from "@effect/vitest"
 import { execFile } from "node:child_process"
 import { fileURLToPath } from "node:url"
 
+const demo = (env: NodeJS.ProcessEnv, args: ReadonlyArray<string> = []) =>
+  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    execFile(
+      process.execPath,
+      [fileURLToPath(new URL("../examples/demo.ts", import.meta.url)), ...args],
+      { env, timeout: 60_000 },
+      (error, stdout, stderr) => resolve({ code: error === null ? 0 : (error.code as number | null), stdout, stderr })
+    )
+  )
+
 describe("demo", () => {
   it("delivers every call through both APIs to the local collector and exits 0", async () => {
     const { CUSTOMERIO_WRITE_KEY: _, ...env } = process.env
-    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-      execFile(
-        process.execPath,
-        [fileURLToPath(new URL("../examples/demo.ts", import.meta.url))],
-        { env, timeout: 60_000 },
-        (error, stdout, stderr) => resolve({ code: error === null ? 0 : (error.code as number | null), stdout, stderr })
-      )
-    )
+    const result = await demo(env)
     assert.strictEqual(result.code, 0, result.stderr)
     assert.include(result.stdout, "Promise facade: 12 delivered, 0 failed")
     assert.include(result.stdout, "Effect API:     6 delivered, 0 failed")
     assert.include(result.stdout, "The collector received 18 messages")
+  })
+
+  it("stays local when CUSTOMERIO_WRITE_KEY is exported; --live without a key refuses to start", async () => {
+    // A host that would fail loudly if anything tried it: the demo must not even look at it.
+    const env = {
+      ...process.env,
+      CUSTOMERIO_WRITE_KEY: "wk_real_workspace",
+      CUSTOMERIO_HOST: "http://cdp.demo.invalid"
+    }
+    const result = await demo(env)
+    assert.strictEqual(result.code, 0, result.stderr)
+    assert.include(result.stdout, "CUSTOMERIO_WRITE_KEY is set but ignored: the demo sends to the local collector")
+    assert.include(result.stdout, "The collector received 18 messages")
+    const { CUSTOMERIO_WRITE_KEY: _, ...noKey } = process.env
+    const refused = await demo(noKey, ["--live"])
+    assert.strictEqual(refused.code, 2)
+    assert.include(refused.stderr, "set CUSTOMERIO_WRITE_KEY")
   })
 })

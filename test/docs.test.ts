@@ -12,6 +12,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { execFile } from "node:child_process"
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { relative } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const root = fileURLToPath(new URL("../", import.meta.url))
@@ -81,7 +82,9 @@ describe("docs", () => {
     }
   })
 
-  it("links only to files and headings that exist", () => {
+  it("links only to files and headings that exist, within what the package ships", () => {
+    // The README and docs are read from the installed package too: a link outside `files` would be dead there.
+    const shipped: ReadonlyArray<string> = JSON.parse(readFileSync(`${root}package.json`, "utf8")).files
     // GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens.
     const slug = (heading: string) =>
       heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, "").replace(/\s/g, "-")
@@ -96,6 +99,10 @@ describe("docs", () => {
         if (/^[a-z]+:/.test(target!)) continue
         const [path, anchor] = target!.split("#")
         const file = path === "" ? `${root}${doc}` : fileURLToPath(new URL(path!, `file://${root}${doc}`))
+        const inPackage = relative(root, file).replaceAll("\\", "/")
+        if (!shipped.some((entry) => inPackage === entry || inPackage.startsWith(`${entry}/`))) {
+          broken.push(`${doc}: ${target} (not shipped in the package)`)
+        }
         if (!existsSync(file)) broken.push(`${doc}: ${target} (no such file)`)
         else if (anchor !== undefined && file.endsWith(".md") && !anchorsOf(file).has(anchor)) {
           broken.push(`${doc}: ${target} (no such heading)`)

@@ -108,15 +108,34 @@ describe("the packed package, installed alone", () => {
     assert.deepStrictEqual(shipped.peerDependenciesMeta, { "@effect/platform-node": { optional: true } })
   })
 
-  it("ships dist (ESM + .d.ts) and the README, and no tests or examples", () => {
+  it("ships dist (ESM + .d.ts), the README with the docs and examples it links to, the LICENSE, and no tests", () => {
     const shipped = JSON.parse(readFileSync(join(installed, "package.json"), "utf8"))
     assert.strictEqual(shipped.type, "module")
+    assert.strictEqual(shipped.license, "MIT")
     assert.strictEqual(shipped.exports["."].types, "./dist/index.d.ts")
-    for (const file of ["dist/index.js", "dist/index.d.ts", "dist/Analytics.js", "dist/AnalyticsClient.d.ts"]) {
+    for (
+      const file of [
+        "dist/index.js",
+        "dist/index.d.ts",
+        "dist/Analytics.js",
+        "dist/AnalyticsClient.d.ts",
+        "README.md",
+        "LICENSE",
+        "docs/getting-started.md",
+        "docs/delivery-guarantees.md",
+        "examples/02_track.ts"
+      ]
+    ) {
       assert.isTrue(existsSync(join(installed, file)), file)
     }
+    assert.include(readFileSync(join(installed, "LICENSE"), "utf8"), "MIT License")
     assert.isFalse(existsSync(join(installed, "test")))
-    assert.isFalse(existsSync(join(installed, "examples")))
+    // Every relative link of the README resolves inside the installed package.
+    const readme = readFileSync(join(installed, "README.md"), "utf8")
+    for (const [, target] of readme.matchAll(/\]\(([^)\s#]+)[^)]*\)/g)) {
+      if (/^[a-z]+:/.test(target!)) continue
+      assert.isTrue(existsSync(join(installed, target!)), `README links to ${target}`)
+    }
   })
 
   it("native ESM: imports the root and delivers with the facade's default transport", async () => {
@@ -184,13 +203,14 @@ console.log(JSON.stringify({
       "cjs.cjs",
       `const { createServer } = require("node:http")
 const Analytics = require("${pkg.name}")
-const { Analytics: Named, default: Default, Context, ValidationError } = require("${pkg.name}")
+const { Analytics: Named, default: Default, AnalyticsError, Context, ValidationError } = require("${pkg.name}")
 const AnalyticsClient = require("${pkg.name}/AnalyticsClient")
 const received = []
 const server = createServer((req, res) => {
   const chunks = []
   req.on("data", (chunk) => chunks.push(chunk))
   req.on("end", () => {
+    if (req.url !== "/v1/batch") return res.writeHead(404).end()
     received.push(...JSON.parse(Buffer.concat(chunks).toString()).batch)
     res.writeHead(200).end("{}")
   })
@@ -203,6 +223,11 @@ server.listen(0, "127.0.0.1", async () => {
   } catch (error) {
     thrown = error
   }
+  const failing = new Analytics({ writeKey: "wk", host: "http://127.0.0.1:" + server.address().port, path: "/v1/missing" })
+  failing.track({ userId: "u1", event: "e" }, (err) => {
+    console.log(JSON.stringify({ analyticsError: err instanceof AnalyticsError, status: err.reason.status }))
+  })
+  await failing.closeAndFlush()
   analytics.track({ userId: "u1", event: "from_require" }, (err, ctx) => {
     console.log(JSON.stringify({
       isClass: typeof Analytics === "function",
@@ -222,6 +247,7 @@ server.listen(0, "127.0.0.1", async () => {
     )
     const lines = ok(await node([file], consumer), "node cjs.cjs").trim().split("\n").map((line) => JSON.parse(line))
     assert.deepStrictEqual(lines, [
+      { analyticsError: true, status: 404 },
       {
         isClass: true,
         named: true,

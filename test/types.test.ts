@@ -5,6 +5,7 @@
 import type * as Customerio from "@customerio/cdp-analytics-node"
 import { assert, describe, it } from "@effect/vitest"
 import type * as Segment from "@segment/analytics-node"
+import type * as AnalyticsClient from "../src/AnalyticsClient.ts"
 import type {
   AliasParams,
   AnalyticsSettings,
@@ -36,6 +37,29 @@ describe("types", () => {
     assert.isTrue(accepts<Accepts<PageParams, Segment.PageParams>>(true))
     assert.isTrue(accepts<Accepts<GroupParams, Segment.GroupParams>>(true))
     assert.isTrue(accepts<Accepts<AliasParams, Segment.AliasParams>>(true))
+  })
+
+  it("a call that names nobody is a type error, as with Segment's IdentityOptions", () => {
+    const analytics = Object.create(Analytics.prototype) as Analytics
+    const calls = () => {
+      // @ts-expect-error neither userId nor anonymousId
+      analytics.track({ event: "Ultimate Played" })
+      // @ts-expect-error neither userId nor anonymousId
+      analytics.identify({ traits: { plan: "pro" } })
+      // @ts-expect-error neither userId nor anonymousId
+      analytics.page({ name: "Home" })
+      // @ts-expect-error alias needs both ids
+      analytics.alias({ previousId: "a" })
+      analytics.track({ anonymousId: "a", event: "e" })
+      analytics.track({ userId: 1, anonymousId: "a", event: "e" })
+      analytics.group({ groupId: "g" }) // a group call may name no person
+    }
+    const effect = (client: AnalyticsClient.Service) => {
+      // @ts-expect-error neither userId nor anonymousId
+      return client.screen({ name: "Settings" })
+    }
+    assert.isFunction(calls)
+    assert.isFunction(effect)
   })
 
   it("callbacks written as in the original's docs type-check", () => {

@@ -17,6 +17,7 @@ import * as Effect from "effect/Effect"
 import type * as HttpClient from "effect/http/HttpClient"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
+import * as References from "effect/References"
 import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
 import * as AnalyticsConfig from "../AnalyticsConfig.ts"
@@ -32,6 +33,7 @@ import * as AnalyticsMetrics from "../AnalyticsMetrics.ts"
 import * as Message from "../Message.ts"
 import * as Dispatch from "./batcher/dispatch.ts"
 import { Ledger } from "./ledger.ts"
+import * as Reporter from "./reporter.ts"
 import * as Transport from "./transport.ts"
 
 /** Told once per settled part of a batch: the transport tells the engine, the engine tells its face. */
@@ -54,6 +56,7 @@ export class Envelope implements Dispatch.Item, Transport.Payload {
   readonly enqueuedAt: number
   readonly callback: MessageCallback | undefined
   settled = false
+  lastError: AnalyticsError | undefined = undefined
   // The ledger's fields.
   seq = 0
   prev: Envelope | undefined = undefined
@@ -82,6 +85,11 @@ export interface Options {
   /** Told once per settled part of a batch, after the messages' own callbacks. */
   readonly onSettled?: Outcome | undefined
   readonly observer?: Transport.Observer | undefined
+  /**
+   * Whether someone already sees this failure or refusal (a callback, a listener, a subscriber): then it is not
+   * logged. Without it everything is logged.
+   */
+  readonly isHandled?: ((kind: "failure" | "refusal", hasCallback: boolean) => boolean) | undefined
 }
 
 export interface Engine {
@@ -123,6 +131,9 @@ export const guard = (run: () => unknown): void => {
   }
 }
 
+/** How long one cause of failure stays quiet in the log after it was logged. */
+const reportIntervalMillis = 60_000
+
 export const make = Effect.fnUntraced(function*(
   options: Options
 ): Effect.fn.Return<Engine, AnalyticsError, HttpClient.HttpClient | Scope.Scope> {
@@ -131,6 +142,24 @@ export const make = Effect.fnUntraced(function*(
   const random = yield* Random.Random
   const context = yield* Effect.context<never>()
   const count = (metric: typeof AnalyticsMetrics.enqueued, n: number) => metric.updateUnsafe(n, context)
+  const isHandled = options.isHandled ?? (() => false)
+  // logLevel "None": nothing is logged, so nothing is prepared for the log either.
+  const reporter = config.logLevel === "None" ? Reporter.silent : Reporter.make({
+    now: () => clock.currentTimeMillisUnsafe(),
+    intervalMillis: reportIntervalMillis,
+    log: (level, message, annotations) => {
+      let effect = Effect.logWithLevel(level)(message).pipe(
+        Effect.annotateLogs(annotations),
+        // The built-in console loggers write these to stderr; a logger of the application's own is left alone.
+        Effect.provideService(References.LogToStderr, true)
+      )
+      if (config.logLevel !== undefined) {
+        effect = Effect.provideService(effect, References.MinimumLogLevel, config.logLevel)
+      }
+      Effect.runSyncWith(context)(effect)
+    }
+  })
+  for (const warning of config.unknownOptions) reporter.once(warning, warning)
   const ledger = new Ledger<Envelope>(config.maxQueueSize)
   let closing = false
   // Closing, or the batcher died: no call is accepted any more.
@@ -151,6 +180,10 @@ export const make = Effect.fnUntraced(function*(
     }
     count(error === undefined ? AnalyticsMetrics.delivered : AnalyticsMetrics.failed, settled.length)
     if (options.onSettled !== undefined) guard(() => options.onSettled!(settled, error))
+    if (error !== undefined) {
+      const unseen = settled.filter((envelope) => !isHandled("failure", envelope.callback !== undefined))
+      if (unseen.length > 0) reporter.failed(unseen, error)
+    }
     ledger.notify(settled.length)
   }
 
@@ -160,10 +193,21 @@ export const make = Effect.fnUntraced(function*(
     observer: {
       onRequest: (retryCount, describe) => {
         if (retryCount > 0) count(AnalyticsMetrics.retried, 1)
+        if (config.debug) {
+          const { messages, url } = describe()
+          reporter.debug(`POST ${url}: ${messages} messages${retryCount > 0 ? `, retry ${retryCount}` : ""}`, {
+            messages,
+            retryCount
+          })
+        }
         if (hooks.onRequest !== undefined) guard(() => hooks.onRequest!(retryCount, describe))
       },
       onResponse: (durationMillis, describe) => {
         AnalyticsMetrics.requestLatency.updateUnsafe(Duration.millis(durationMillis), context)
+        if (config.debug) {
+          const { status } = describe()
+          reporter.debug(`${status ?? "no answer"} after ${durationMillis} ms`, { status, durationMillis })
+        }
         if (hooks.onResponse !== undefined) guard(() => hooks.onResponse!(durationMillis, describe))
       }
     }
@@ -197,29 +241,43 @@ export const make = Effect.fnUntraced(function*(
   const encode = Message.makeEncoder({
     now: () => clock.currentTimeMillisUnsafe(),
     uuid: () => Message.uuidV4(random),
-    maxMessageBytes: Infinity
+    maxMessageBytes: Infinity,
+    strictParams: config.strictParams,
+    onUnknownKey: (call, key, meant) =>
+      reporter.once(
+        `${call}.${key}`,
+        `a ${call} call has a key "${key}" that ${call} does not have, and it was dropped from the message${
+          meant === undefined ? "" : ` (did you mean "${meant}"?)`
+        }; with strictParams: true such calls are refused`
+      )
   })
 
   // One instance each: a burst of refused calls (an outage) must not allocate an error per call.
   const clientClosed = new AnalyticsError({ reason: new ClientClosed({}) })
   const queueFull = new AnalyticsError({ reason: new QueueFull({ maxQueueSize: config.maxQueueSize }) })
 
-  const refuse = (error: AnalyticsError, message: Message.WireMessage | undefined): Result.Result<never, Refusal> => {
+  // Counted, and logged unless someone sees it (a callback, an error listener).
+  const refused = (error: AnalyticsError, message: Message.WireMessage, hasCallback: boolean): Refusal => {
     count(AnalyticsMetrics.dropped, 1)
-    return Result.fail({ error, message })
+    if (!isHandled("refusal", hasCallback)) reporter.refused(message.type, error)
+    return { error, message }
   }
 
   // Validation comes first, even after close, as in the original: a bad call is the caller's bug either way.
-  const prepare = (type: Message.CallType, params: unknown): Result.Result<Message.Encoded, Refusal> => {
+  const prepare = (
+    type: Message.CallType,
+    params: unknown,
+    hasCallback: boolean
+  ): Result.Result<Message.Encoded, Refusal> => {
     const encoded = encode(type, params)
     if (Result.isFailure(encoded)) {
       return Result.fail({ error: new AnalyticsError({ reason: encoded.failure }), message: undefined })
     }
     const { message, bytes } = encoded.success
-    if (stopped) return refuse(clientClosed, message)
+    if (stopped) return Result.fail(refused(clientClosed, message, hasCallback))
     if (bytes > Message.MAX_MESSAGE_BYTES) {
       const tooLarge = new MessageTooLarge({ call: type, size: bytes, limit: Message.MAX_MESSAGE_BYTES })
-      return refuse(new AnalyticsError({ reason: tooLarge }), message)
+      return Result.fail(refused(new AnalyticsError({ reason: tooLarge }), message, hasCallback))
     }
     return Result.succeed(encoded.success)
   }
@@ -233,18 +291,15 @@ export const make = Effect.fnUntraced(function*(
   }
 
   const accept: Engine["accept"] = (type, params, callback) => {
-    const prepared = prepare(type, params)
+    const prepared = prepare(type, params, callback !== undefined)
     if (Result.isFailure(prepared)) return Result.fail(prepared.failure)
-    if (!ledger.hasRoom()) return refuse(queueFull, prepared.success.message)
+    if (!ledger.hasRoom()) return Result.fail(refused(queueFull, prepared.success.message, callback !== undefined))
     return Result.succeed(enqueue(prepared.success, callback))
   }
 
   const waitForRoom = (encoded: Message.Encoded): Effect.Effect<Message.WireMessage, AnalyticsError> =>
     Effect.suspend(() => {
-      if (stopped) {
-        count(AnalyticsMetrics.dropped, 1)
-        return Effect.fail(clientClosed)
-      }
+      if (stopped) return Effect.fail(refused(clientClosed, encoded.message, false).error)
       if (ledger.hasRoom()) return Effect.succeed(enqueue(encoded, undefined))
       return Effect.andThen(ledger.untilRoom, waitForRoom(encoded))
     })
@@ -257,7 +312,7 @@ export const make = Effect.fnUntraced(function*(
     ? (type, params) => Effect.suspend(() => Effect.mapError(Effect.fromResult(accept(type, params)), (r) => r.error))
     : (type, params) =>
       Effect.suspend(() => {
-        const prepared = prepare(type, params)
+        const prepared = prepare(type, params, false)
         return Result.isFailure(prepared) ? Effect.fail(prepared.failure.error) : acceptWhenRoom(prepared.success)
       })
 
@@ -285,9 +340,23 @@ export const make = Effect.fnUntraced(function*(
         )
         yield* dispatcher.stop
         if (Option.isNone(finished)) {
-          // Queued, batched, waiting for a slot or in flight: the ledger has them all.
-          settle(ledger.held(), new AnalyticsError({ reason: new FlushTimeout({ timeoutMillis }) }))
+          // Queued, batched, waiting for a slot or in flight: the ledger has them all. Each is told what its last
+          // attempt got, if one had finished.
+          const byLastError = new Map<AnalyticsError | undefined, Array<Envelope>>()
+          for (const envelope of ledger.held()) {
+            const part = byLastError.get(envelope.lastError)
+            if (part === undefined) byLastError.set(envelope.lastError, [envelope])
+            else part.push(envelope)
+          }
+          for (const [last, part] of byLastError) {
+            const reason = new FlushTimeout({
+              timeoutMillis,
+              ...(last === undefined ? {} : { lastError: last.message })
+            })
+            settle(part, new AnalyticsError({ reason }))
+          }
         }
+        reporter.flush()
       }).pipe(Effect.ensuring(Deferred.succeed(closed, undefined)), Effect.uninterruptible)
     })
 

@@ -33,6 +33,8 @@ import { libraryName, libraryVersion } from "./version.ts"
 /** What the transport needs of a queued message: its JSON, encoded once at enqueue. */
 export interface Payload {
   readonly json: string
+  /** What the last finished attempt to send it got: a close that gives up on it says so. */
+  lastError?: AnalyticsError | undefined
 }
 
 /**
@@ -122,9 +124,55 @@ type Answer =
     readonly headers: Headers.Headers
     readonly body: string
   }
-  | { readonly _tag: "NoAnswer"; readonly description: string }
+  | { readonly _tag: "NoAnswer"; readonly description: string; readonly code: string | undefined }
 
 const decoder = new TextDecoder()
+
+/** What to check for a network error, by its code. */
+const hints: ReadonlyArray<readonly [RegExp, (origin: string) => string]> = [
+  [
+    /^(ENOTFOUND|EAI_AGAIN|EAI_NONAME)$/,
+    (origin) => `the host name of ${origin} does not resolve: check the "host" option`
+  ],
+  [/^ECONNREFUSED$/, (origin) => `nothing accepts connections at ${origin}: check the "host" option and its port`],
+  [/^(EHOSTUNREACH|ENETUNREACH|ENETDOWN)$/, (origin) => `${origin} cannot be reached from this network`],
+  [/^(ECONNRESET|EPIPE|UND_ERR_SOCKET|UND_ERR_CLOSED)$/, () => "the connection was closed before an answer came"],
+  [/^(ETIMEDOUT|ECONNABORTED|UND_ERR_CONNECT_TIMEOUT)$/, () => "the connection timed out"],
+  [
+    /CERT|^UNABLE_TO_|^ERR_TLS_|^ERR_SSL_|SELF_SIGNED/,
+    (origin) => `the TLS certificate of ${origin} was refused: check the "host" option (a proxy or a wrong host)`
+  ]
+]
+
+/**
+ * The cause of a failed request as one line: its own message, its code, and what to check. Fetch wraps the network
+ * error (`TypeError: fetch failed` with the `ENOTFOUND` error as its cause), so the chain is followed to the first
+ * error that has a code.
+ */
+const explain = (
+  error: unknown,
+  origin: string
+): { readonly description: string; readonly code: string | undefined } => {
+  let message: string | undefined
+  let code: string | undefined
+  let current: unknown = error
+  // The deepest message is the most specific one; the code comes with the error that carries it.
+  for (let depth = 0; depth < 8 && current !== null && typeof current === "object"; depth++) {
+    const candidate = current as {
+      readonly code?: unknown
+      readonly message?: unknown
+      readonly reason?: unknown
+      readonly cause?: unknown
+    }
+    if (typeof candidate.message === "string" && candidate.message !== "") message = candidate.message
+    if (typeof candidate.code === "string") code = candidate.code
+    current = candidate.reason ?? candidate.cause
+  }
+  const text = message ?? String(error)
+  const hint = code === undefined ? undefined : hints.find(([pattern]) => pattern.test(code))?.[1](origin)
+  const withCode = code === undefined || text.includes(code) ? text : `${text} (${code})`
+  return { description: hint === undefined ? withCode : `${withCode}: ${hint}`, code }
+}
 
 /**
  * Reads at most `maxResponseBytes` of the body; the rest is left unread (the connection is then not reused). An
@@ -164,6 +212,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   const http = yield* HttpClient.HttpClient
   const clock = yield* Clock.Clock
   const writeKey = Redacted.value(config.writeKey)
+  const origin = new URL(config.url).origin
   const baseRequest = HttpClientRequest.post(config.url).pipe(
     HttpClientRequest.basicAuth(config.writeKey, ""),
     HttpClientRequest.setHeaders({
@@ -244,10 +293,14 @@ export const make = Effect.fnUntraced(function*(options: Options) {
         orElse: () =>
           Effect.succeed<Answer>({
             _tag: "NoAnswer",
-            description: `no answer within httpRequestTimeout (${config.httpRequestTimeoutMillis} ms)`
+            description: `no answer within httpRequestTimeout (${config.httpRequestTimeoutMillis} ms)`,
+            code: "TIMEOUT"
           })
       }),
-      Effect.catch((error) => Effect.succeed<Answer>({ _tag: "NoAnswer", description: scrub(error.message) }))
+      Effect.catch((error) => {
+        const { code, description } = explain(error, origin)
+        return Effect.succeed<Answer>({ _tag: "NoAnswer", description: scrub(description), code })
+      })
     )
     const durationMillis = clock.currentTimeMillisUnsafe() - started
     observer.onResponse?.(durationMillis, () => ({
@@ -270,7 +323,11 @@ export const make = Effect.fnUntraced(function*(options: Options) {
         yield* waitWhilePaused
         const answer = yield* request(body, state.sends++)
         if (answer._tag === "NoAnswer") {
-          return yield* new AnalyticsError({ reason: new TransportError({ description: answer.description }) })
+          const reason = new TransportError({
+            description: answer.description,
+            ...(answer.code === undefined ? {} : { code: answer.code })
+          })
+          return yield* new AnalyticsError({ reason })
         }
         const { status } = answer
         if (status >= 200 && status < 300) return
@@ -282,7 +339,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
           state.pauses++
           continue
         }
-        return yield* new AnalyticsError({ reason: new HttpError({ status, body: answer.body }) })
+        return yield* new AnalyticsError({ reason: new HttpError({ status, body: answer.body, url: config.url }) })
       }
     })
 
@@ -290,6 +347,11 @@ export const make = Effect.fnUntraced(function*(options: Options) {
 
   const sendParts = <A extends Payload>(batch: ReadonlyArray<A>, outcome: Outcome<A>): Effect.Effect<void> =>
     attempt(Body.make(batch.map((m) => m.json)), { sends: 0, pauses: 0 }).pipe(
+      Effect.tapError((error) =>
+        Effect.sync(() => {
+          for (const message of batch) message.lastError = error
+        })
+      ),
       Effect.retry(schedule),
       Effect.matchEffect({
         onSuccess: () => Effect.sync(() => outcome(batch, undefined)),

@@ -11,7 +11,9 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as HttpClient from "effect/http/HttpClient"
+import * as Logger from "effect/Logger"
 import * as Queue from "effect/Queue"
+import * as References from "effect/References"
 import * as Scope from "effect/Scope"
 import type * as AnalyticsConfig from "../../src/AnalyticsConfig.ts"
 import type { AnalyticsError } from "../../src/AnalyticsError.ts"
@@ -28,6 +30,24 @@ export interface Failure {
   readonly messages: ReadonlyArray<Message.WireMessage>
 }
 
+export interface LogLine {
+  readonly level: string
+  readonly message: string
+  readonly annotations: Readonly<Record<string, unknown>>
+}
+
+/** A logger that keeps what it is given, in place of the console one. */
+export const captureLogs = (lines: Array<LogLine>) =>
+  Logger.layer([
+    Logger.make((options) => {
+      lines.push({
+        level: options.logLevel,
+        message: Array.isArray(options.message) ? options.message.map(String).join(" ") : String(options.message),
+        annotations: { ...options.fiber.getRef(References.CurrentLogAnnotations) }
+      })
+    })
+  ])
+
 export const setup = Effect.fnUntraced(function*(
   options: Partial<AnalyticsConfig.Options> = {},
   handler: MockHttp.Handler = MockHttp.ok
@@ -38,6 +58,8 @@ export const setup = Effect.fnUntraced(function*(
   /** Every outcome by messageId, in the order they were reported. */
   const outcomes = new Map<string, Array<string>>()
   const responses = yield* Queue.unbounded<Transport.ResponseInfo>()
+  // What the client logs, instead of the console.
+  const logs: Array<LogLine> = []
   const engine = yield* Engine.make({
     options: { writeKey, host, ...options },
     onSettled: (envelopes, error) => {
@@ -48,7 +70,11 @@ export const setup = Effect.fnUntraced(function*(
       if (error !== undefined) failures.push({ error, messages: envelopes.map((envelope) => envelope.message) })
     },
     observer: { onResponse: (_, describe) => Queue.offerUnsafe(responses, describe()) }
-  }).pipe(Effect.provideService(HttpClient.HttpClient, mock.client), Scope.provide(scope))
+  }).pipe(
+    Effect.provideService(HttpClient.HttpClient, mock.client),
+    Scope.provide(scope),
+    Effect.provide(captureLogs(logs))
+  )
   const call = (type: Message.CallType) => (params: unknown) => engine.acceptEffect(type, params)
   const client = {
     identify: call("identify"),
@@ -68,6 +94,7 @@ export const setup = Effect.fnUntraced(function*(
     caughtUp: engine.caughtUp,
     failures,
     outcomes,
+    logs,
     close: Scope.close(scope, Exit.void),
     /** Starts closing in the background, to prove what close waits for. */
     closeInBackground: Effect.forkChild(Scope.close(scope, Exit.void), { startImmediately: true })
