@@ -24,6 +24,7 @@ import * as Engine from "./internal/engine.ts"
 import type * as Transport from "./internal/transport.ts"
 import { libraryVersion } from "./internal/version.ts"
 import type * as Message from "./Message.ts"
+import * as Outbox from "./Outbox.ts"
 
 /**
  * The constructor's options: the original's names (`writeKey`, `host`, `path`, `maxEventsInBatch`,
@@ -65,6 +66,12 @@ export interface AnalyticsSettings {
    * per `maxConcurrentRequests` (`fetch` where `node:http` does not exist)
    */
   readonly httpClientLayer?: Layer.Layer<HttpClient.HttpClient> | undefined
+  /**
+   * A durable outbox: each call returns only once its message is written to this directory, so a crash loses
+   * nothing, and what a crashed or timed-out client left there is sent first (see docs/outbox.md). One client per
+   * directory. @default none: messages are kept in memory only
+   */
+  readonly outbox?: Outbox.FileOptions | undefined
 }
 
 export type { AliasParams, GroupParams, IdentifyParams, PageParams, ScreenParams, TrackParams } from "./Message.ts"
@@ -114,7 +121,14 @@ export { ValidationError }
  * @category models
  * @since 0.1.0
  */
-export type ErrorCode = "delivery_failure" | "message_too_large" | "queue_full" | "flush_timeout" | "call_after_close"
+export type ErrorCode =
+  | "delivery_failure"
+  | "message_too_large"
+  | "queue_full"
+  | "flush_timeout"
+  | "call_after_close"
+  /** The outbox refused to store the call (the disk is full, or failed). */
+  | "outbox_unavailable"
 
 /**
  * @category models
@@ -176,7 +190,8 @@ const errorCodes: Record<AnalyticsError["reason"]["_tag"], ErrorCode> = {
   MessageTooLarge: "message_too_large",
   QueueFull: "queue_full",
   FlushTimeout: "flush_timeout",
-  ClientClosed: "call_after_close"
+  ClientClosed: "call_after_close",
+  OutboxUnavailable: "outbox_unavailable"
 }
 
 /**
@@ -241,9 +256,11 @@ export class Analytics {
   readonly ready: Promise<void> = Promise.resolve()
 
   constructor(settings: AnalyticsSettings) {
-    const { httpClientLayer, ...options } = settings ?? ({} as AnalyticsSettings)
+    const { httpClientLayer, outbox: outboxOptions, ...options } = settings ?? ({} as AnalyticsSettings)
     const resolved = AnalyticsConfig.resolve(options)
     if (Result.isFailure(resolved)) throw new Error(resolved.failure.message)
+    const outbox = outboxOptions === undefined ? undefined : Outbox.file(outboxOptions)
+    if (outbox !== undefined && Result.isFailure(outbox)) throw new Error(outbox.failure.message)
     if (httpClientLayer !== undefined && !Layer.isLayer(httpClientLayer)) {
       throw new Error(`option "httpClientLayer" must be an Effect Layer providing HttpClient`)
     }
@@ -252,6 +269,7 @@ export class Analytics {
       EngineService,
       Engine.make({
         options,
+        outbox: outbox?.success,
         onSettled: (envelopes, error) => this.#onSettled(envelopes, error),
         observer: this.#observer(),
         // Logged only when nobody else would see it: no callback on the call, no `error` listener.

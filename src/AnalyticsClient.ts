@@ -27,6 +27,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as HttpClient from "effect/http/HttpClient"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Random from "effect/Random"
 import * as Ref from "effect/Ref"
@@ -35,6 +36,7 @@ import * as AnalyticsConfig from "./AnalyticsConfig.ts"
 import { AnalyticsError, InvalidOption } from "./AnalyticsError.ts"
 import * as Engine from "./internal/engine.ts"
 import * as Message from "./Message.ts"
+import * as Outbox from "./Outbox.ts"
 
 /**
  * Messages that finally failed, with the reason.
@@ -135,6 +137,11 @@ const methods = <R>(
  * Builds a client in the current scope. Closing the scope stops intake, sends what is queued, waits for in-flight
  * requests and retries up to `closeTimeout`, and fails what is left with `FlushTimeout`.
  *
+ * With an `Outbox` in the context (`Outbox.layerFile`), every call succeeds only once its message is written to the
+ * outbox, what an earlier client left there is sent first, and what is left at the close timeout stays there
+ * (`FlushTimeout` with `kept: true`). A directory in use by another live client fails the layer with
+ * `OutboxUnavailable`.
+ *
  * @category constructors
  * @since 0.1.0
  */
@@ -154,6 +161,7 @@ export const make = Effect.fnUntraced(function*(options: AnalyticsConfig.Options
   )
   const engine = yield* Engine.make({
     options,
+    outbox: Option.getOrUndefined(yield* Effect.serviceOption(Outbox.Outbox)),
     // A failure a subscriber of `failures` sees is not logged too; a refusal is logged whatever the caller does
     // with the error it got, since an ignored error would otherwise be silent.
     isHandled: (kind) => kind === "failure" && subscribers.size > 0,

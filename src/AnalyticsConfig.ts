@@ -268,7 +268,7 @@ const variables = {
 } as const satisfies { readonly [K in keyof Options]-?: string }
 
 /** Options set by the facade alone, which `resolve` is never given but must not call unknown. */
-const facadeOnly = ["httpClientLayer"]
+const facadeOnly = ["httpClientLayer", "outbox"]
 
 /** Other libraries' names for an option (Segment's, the original's documentation's), and what they are here. */
 const synonyms: Readonly<Record<string, string>> = {

@@ -82,10 +82,14 @@ export class MessageTooLarge extends Schema.TaggedClass<MessageTooLarge>()("Mess
  * @since 0.1.0
  */
 export class QueueFull extends Schema.TaggedClass<QueueFull>()("QueueFull", {
-  maxQueueSize: Schema.Number
+  maxQueueSize: Schema.Number,
+  /** Set when it is the outbox that is full: its `maxBytes`. */
+  outboxMaxBytes: Schema.optional(Schema.Number)
 }) {
   get message(): string {
-    return `the queue already holds maxQueueSize (${this.maxQueueSize}) messages; the call was refused`
+    return this.outboxMaxBytes === undefined
+      ? `the queue already holds maxQueueSize (${this.maxQueueSize}) messages; the call was refused`
+      : `the outbox already holds its maxBytes (${this.outboxMaxBytes} bytes); the call was refused`
   }
   get isRetryable(): boolean {
     return true
@@ -162,11 +166,32 @@ export class TransportError extends Schema.TaggedClass<TransportError>()("Transp
 export class FlushTimeout extends Schema.TaggedClass<FlushTimeout>()("FlushTimeout", {
   timeoutMillis: Schema.Number,
   /** What the last finished attempt to send the message got, if one had finished. */
-  lastError: Schema.optional(Schema.String)
+  lastError: Schema.optional(Schema.String),
+  /** With an outbox: the message stays in it, and is sent when a client opens it again. Not lost. */
+  kept: Schema.optional(Schema.Boolean)
 }) {
   get message(): string {
     const last = this.lastError === undefined ? "" : ` (the last attempt: ${this.lastError})`
-    return `the message was not delivered before the close timeout of ${this.timeoutMillis} ms${last}`
+    const kept = this.kept === true ? "; it is kept in the outbox and sent when a client opens it again" : ""
+    return `the message was not delivered before the close timeout of ${this.timeoutMillis} ms${last}${kept}`
+  }
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * The outbox could not be opened (another live process holds its directory, or the disk refused).
+ *
+ * @category reasons
+ * @since 0.1.0
+ */
+export class OutboxUnavailable extends Schema.TaggedClass<OutboxUnavailable>()("OutboxUnavailable", {
+  path: Schema.String,
+  description: Schema.String
+}) {
+  get message(): string {
+    return `the outbox in ${this.path} cannot be used: ${this.description}`
   }
   get isRetryable(): boolean {
     return false
@@ -185,7 +210,8 @@ export const Reason = Schema.Union([
   ClientClosed,
   HttpError,
   TransportError,
-  FlushTimeout
+  FlushTimeout,
+  OutboxUnavailable
 ])
 
 /**

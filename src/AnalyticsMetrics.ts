@@ -41,6 +41,17 @@ export const failed = Metric.counter("cdp_analytics_messages_failed", {
 })
 
 /**
+ * Messages still unsent when a client with an outbox closed: kept in it for the next client, not lost.
+ *
+ * @category metrics
+ * @since 0.1.0
+ */
+export const kept = Metric.counter("cdp_analytics_messages_kept", {
+  description: "messages kept in the outbox at close, sent by the next client that opens it",
+  incremental: true
+})
+
+/**
  * Calls refused before queueing: the queue was full, the client closed, or the message too large.
  *
  * @category metrics

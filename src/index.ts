@@ -43,6 +43,13 @@ export * as AnalyticsMetrics from "./AnalyticsMetrics.ts"
 export * as Message from "./Message.ts"
 
 /**
+ * The durable outbox: accepted messages written to disk before the call returns.
+ *
+ * @since 0.1.0
+ */
+export * as Outbox from "./Outbox.ts"
+
+/**
  * The Promise facade, a drop-in replacement for `@customerio/cdp-analytics-node`.
  *
  * @since 0.1.0

@@ -1,7 +1,9 @@
 /**
  * The central promise, checked over interleavings rather than examples: whatever happens (calls, flushes, time,
  * answers of every kind, a close timeout that may be short), every accepted message settles exactly once, every
- * flush completes, close completes by its timeout, and nothing is left in the queue, the ledger or a fiber.
+ * flush completes, close completes by its timeout, and nothing is left in the queue, the ledger or a fiber. With a
+ * file outbox, what close gave up on is kept instead, and a second client on the directory delivers exactly that:
+ * nothing settled is sent again, nothing kept is lost.
  *
  * fast-check draws a scenario: options, a script of server answers (2xx, 4xx, 5xx, 413, 429 with Retry-After,
  * hangs, resets, slow answers), and a sequence of steps; TestClock drives every wait. The same invariant then runs
@@ -16,9 +18,13 @@ import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import * as Collector from "../src/Collector.ts"
 import { Analytics } from "../src/index.ts"
 import * as Engine from "../src/internal/engine.ts"
+import * as Outbox from "../src/Outbox.ts"
 import * as MockHttp from "./utils/MockHttp.ts"
 
 type Answer =
@@ -51,6 +57,7 @@ interface Scenario {
   readonly answers: ReadonlyArray<Answer>
   readonly steps: ReadonlyArray<Step>
   readonly closeTimeout: number
+  readonly outbox: boolean
 }
 
 const answer: fc.Arbitrary<Answer> = fc.oneof(
@@ -96,7 +103,8 @@ const scenario: fc.Arbitrary<Scenario> = fc.record({
   }),
   answers: fc.array(answer, { maxLength: 40 }),
   steps: fc.array(step, { minLength: 1, maxLength: 25 }),
-  closeTimeout: fc.integer({ min: 0, max: 30_000 })
+  closeTimeout: fc.integer({ min: 0, max: 30_000 }),
+  outbox: fc.boolean()
 })
 
 /** What the scripted server answered to a request, with the ids it carried. */
@@ -126,8 +134,11 @@ const run = (s: Scenario) =>
     })
     const outcomes = new Map<string, Array<string>>()
     const scope = yield* Scope.make()
+    const dir = s.outbox ? mkdtempSync(join(tmpdir(), "invariant-")) : undefined
+    const outbox = dir === undefined ? undefined : Result.getOrThrow(Outbox.file({ path: dir }))
     const engine = yield* Engine.make({
       options: { writeKey: "wk_invariant", host: "https://api.test", closeTimeout: s.closeTimeout, ...s.options },
+      outbox,
       onSettled: (envelopes, error) => {
         for (const envelope of envelopes) {
           const id = envelope.message.messageId
@@ -187,6 +198,25 @@ const run = (s: Scenario) =>
     yield* TestClock.adjust(s.closeTimeout)
     assert.isDefined(closing.pollUnsafe(), "close completed by its timeout")
 
+    // With an outbox, a second client on the directory sends what the first kept: exactly those.
+    const kept = new Set<string>()
+    if (outbox !== undefined) {
+      const replay = yield* MockHttp.make(MockHttp.ok)
+      const second = yield* Scope.make()
+      const again = yield* Engine.make({ options: { writeKey: "wk_invariant", host: "https://api.test" }, outbox })
+        .pipe(
+          Effect.provideService(HttpClient.HttpClient, replay.client),
+          Scope.provide(second)
+        )
+      yield* again.flush
+      yield* Scope.close(second, Exit.void)
+      for (const id of replay.requests.flatMap((r) => r.body.batch.map((m) => m.messageId))) {
+        assert.isFalse(kept.has(id), `kept ${id} was replayed once`)
+        kept.add(id)
+      }
+      rmSync(dir!, { recursive: true })
+    }
+
     const accepted: Array<string> = []
     for (const call of calls) {
       assert.isDefined(call.pollUnsafe(), "every call returned")
@@ -198,6 +228,12 @@ const run = (s: Scenario) =>
       const id = outcome.success
       accepted.push(id)
       const reported = outcomes.get(id) ?? []
+      if (outbox !== undefined) {
+        // Kept at close: told FlushTimeout if it was in memory, nothing if it waited on disk; sent by the next client.
+        const wasKept = reported.length === 0 || (reported.length === 1 && reported[0] === "FlushTimeout")
+        assert.strictEqual(kept.has(id), wasKept, `${id}: kept and replayed, or settled for good (${reported})`)
+        if (wasKept) continue
+      }
       assert.strictEqual(reported.length, 1, `accepted ${id} settled once: ${reported}`)
       const carried = served.filter((r) => r.ids.includes(id))
       if (reported[0] === "delivered") {
@@ -207,9 +243,14 @@ const run = (s: Scenario) =>
         )
       }
     }
-    assert.strictEqual(outcomes.size, accepted.length, "no outcome for a message that was not accepted")
+    assert.isAtMost(outcomes.size, accepted.length, "no outcome for a message that was not accepted")
+    if (outbox === undefined) assert.strictEqual(outcomes.size, accepted.length, "every accepted message has one")
     for (const flush of flushes) assert.isDefined(flush.pollUnsafe(), "every flush completed")
-    assert.deepStrictEqual(earlyFlushes, [], "no flush completed before what was accepted before it settled")
+    assert.deepStrictEqual(
+      earlyFlushes.filter((id) => !kept.has(id)),
+      [],
+      "no flush completed before what was accepted before it settled (or, with an outbox, was kept at close)"
+    )
     assert.deepStrictEqual([engine.pending(), engine.queued(), engine.inFlight()], [0, 0, 0], "nothing is left")
   })
 

@@ -140,8 +140,8 @@ describe("logging over real sockets (Effect API)", () => {
       const port = yield* Effect.promise(() =>
         new Promise<number>((resolve) => {
           const server = Http.createServer().listen(0, "127.0.0.1", () => {
-            const { port } = server.address() as AddressInfo
-            server.close(() => resolve(port))
+            const address = server.address() as AddressInfo
+            server.close(() => resolve(address.port))
           })
         })
       )

@@ -7,6 +7,11 @@
  * the ledger, so close abandons exactly what is left. `maxQueueSize` bounds the ledger, hence everything accepted and
  * not yet settled: queued, being batched, waiting for a request slot or in flight.
  *
+ * With an outbox, a message is written to it before the call returns, and the ledger holds at most `maxQueueSize` of
+ * them in memory: the rest wait on disk (the backlog) and are handed out, oldest first, as messages settle. A
+ * settled message is acknowledged in the outbox; one still unsent when close gives up is kept there for the next
+ * client, which sends it before anything new.
+ *
  * `AnalyticsClient` wraps it in Effects; the Promise facade `Analytics` calls its synchronous `accept` directly, so
  * a call costs no fiber, Promise or runtime round-trip.
  */
@@ -26,53 +31,25 @@ import {
   ClientClosed,
   FlushTimeout,
   MessageTooLarge,
+  OutboxUnavailable,
   QueueFull,
   TransportError
 } from "../AnalyticsError.ts"
 import * as AnalyticsMetrics from "../AnalyticsMetrics.ts"
 import * as Message from "../Message.ts"
+import type * as Outbox from "../Outbox.ts"
 import * as Dispatch from "./batcher/dispatch.ts"
+import { Envelope, type MessageCallback } from "./envelope.ts"
 import { Ledger } from "./ledger.ts"
+import { Journal } from "./outbox/journal.ts"
+import * as OpenOutbox from "./outbox/open.ts"
 import * as Reporter from "./reporter.ts"
 import * as Transport from "./transport.ts"
 
+export { Envelope, type MessageCallback } from "./envelope.ts"
+
 /** Told once per settled part of a batch: the transport tells the engine, the engine tells its face. */
 export type Outcome = Transport.Outcome<Envelope>
-
-/** Told once when its own message is settled; a promise it returns is the facade's to wait for at close. */
-export type MessageCallback = (error: AnalyticsError | undefined, envelope: Envelope) => unknown
-
-/**
- * An accepted message: its JSON (encoded once), its size, and who to tell when it is settled.
- *
- * Only the JSON is kept, not the message object (nor, through it, the caller's properties): a queued message is
- * then one flat string, half the heap of the object graph, and the garbage collector has one object to move
- * instead of a tree. The few who need the message (callbacks, event listeners, failures) get it parsed back from
- * that JSON, which is exactly what was sent.
- */
-export class Envelope implements Dispatch.Item, Transport.Payload {
-  readonly json: string
-  readonly bytes: number
-  readonly enqueuedAt: number
-  readonly callback: MessageCallback | undefined
-  settled = false
-  lastError: AnalyticsError | undefined = undefined
-  // The ledger's fields.
-  seq = 0
-  prev: Envelope | undefined = undefined
-  next: Envelope | undefined = undefined
-  #message: Message.WireMessage | undefined
-  constructor(encoded: Message.Encoded, enqueuedAt: number, callback: MessageCallback | undefined) {
-    this.json = encoded.json
-    this.bytes = encoded.bytes
-    this.enqueuedAt = enqueuedAt
-    this.callback = callback
-  }
-  /** The message as sent, parsed from its JSON on first use. */
-  get message(): Message.WireMessage {
-    return this.#message ??= JSON.parse(this.json)
-  }
-}
 
 /** A call the engine did not accept; `message` is what would have been sent, when the params were valid. */
 export interface Refusal {
@@ -90,6 +67,8 @@ export interface Options {
    * logged. Without it everything is logged.
    */
   readonly isHandled?: ((kind: "failure" | "refusal", hasCallback: boolean) => boolean) | undefined
+  /** Where accepted messages are written before the call returns. Without it they are kept in memory only. */
+  readonly outbox?: Outbox.Service | undefined
 }
 
 export interface Engine {
@@ -109,7 +88,7 @@ export interface Engine {
    * `closeTimeout`) abandons what is left with `FlushTimeout`. Idempotent: later calls wait for the first.
    */
   readonly close: (timeout?: Duration.Input | undefined) => Effect.Effect<void>
-  /** Messages accepted and not yet settled. */
+  /** Messages accepted and not yet settled (with an outbox, those waiting on disk too). */
   readonly pending: () => number
   /** Messages and flush markers waiting in the queue. */
   readonly queued: () => number
@@ -164,8 +143,64 @@ export const make = Effect.fnUntraced(function*(
   let closing = false
   // Closing, or the batcher died: no call is accepted any more.
   let stopped = false
+  const now = () => clock.currentTimeMillisUnsafe()
 
-  const settle: Outcome = (part, error) => {
+  const journal = options.outbox === undefined ? undefined : new Journal(
+    yield* OpenOutbox.file(
+      options.outbox,
+      (description) => reporter.once(`outbox ${description}`, `the outbox in ${options.outbox!.path}: ${description}`)
+    )
+  )
+  // A failed disk operation is told once per kind; what it means for the messages is said with it.
+  const outboxTrouble = (what: string, error: unknown) =>
+    reporter.once(
+      `outbox ${what}`,
+      `the outbox in ${journal!.directory} failed to ${what} (${
+        error instanceof Error ? error.message : String(error)
+      })`
+    )
+  // Whether the backlog is still this client's to hand out: not once close gave up or ended, or the batcher died.
+  let handingOut = true
+  // The highest `seq` a flush waits for: backlog messages handed out up to it are sent at once, not on the interval.
+  let flushWanted = 0
+  const backlogWaiters: Array<Deferred.Deferred<void>> = []
+
+  /** Moves messages of the backlog into the ledger and the queue, as much as there is room for. */
+  const refill = () => {
+    if (journal === undefined || !handingOut || journal.backlog === 0 || !ledger.hasRoom()) return
+    let envelopes: Array<Envelope>
+    try {
+      envelopes = journal.take(ledger.capacity - ledger.size, now())
+    } catch (error) {
+      outboxTrouble("read its backlog; what is left in it is sent by the next client that opens it", error)
+      handingOut = false
+      envelopes = []
+    }
+    for (const envelope of envelopes) {
+      ledger.add(envelope)
+      dispatcher.offer(envelope)
+    }
+    if (envelopes.length > 0 && flushWanted > ledger.lastSeq - envelopes.length) dispatcher.offerFlush()
+    if (journal.backlog === 0 || !handingOut) {
+      for (const waiter of backlogWaiters.splice(0)) Deferred.doneUnsafe(waiter, Effect.void)
+    }
+  }
+
+  /** Completes once the backlog is handed out (or will not be any more). */
+  const backlogHandedOut = Effect.suspend(() => {
+    if (journal === undefined || journal.backlog === 0 || !handingOut) return Effect.void
+    const done = Deferred.makeUnsafe<void>()
+    backlogWaiters.push(done)
+    return Deferred.await(done).pipe(
+      Effect.onInterrupt(() => Effect.sync(() => backlogWaiters.splice(backlogWaiters.indexOf(done), 1)))
+    )
+  })
+
+  /**
+   * Settles a part once: removes it from the ledger, records the outcome in the outbox, and tells everyone. `kept`:
+   * not settled for good, but left in the outbox for the next client (close gave up, or the batcher died).
+   */
+  const settle = (part: ReadonlyArray<Envelope>, error: AnalyticsError | undefined, kept = false) => {
     let fresh = 0
     for (const envelope of part) if (!envelope.settled) fresh++
     if (fresh === 0) return
@@ -174,16 +209,27 @@ export const make = Effect.fnUntraced(function*(
       envelope.settled = true
       ledger.remove(envelope)
     }
+    if (journal !== undefined && !kept) {
+      try {
+        journal.settle(settled, error !== undefined)
+      } catch (failure) {
+        outboxTrouble("record outcomes; those messages may be sent again, with the same messageId", failure)
+      }
+    }
     for (const envelope of settled) {
       const callback = envelope.callback
       if (callback !== undefined) guard(() => callback(error, envelope))
     }
-    count(error === undefined ? AnalyticsMetrics.delivered : AnalyticsMetrics.failed, settled.length)
+    count(
+      kept ? AnalyticsMetrics.kept : error === undefined ? AnalyticsMetrics.delivered : AnalyticsMetrics.failed,
+      settled.length
+    )
     if (options.onSettled !== undefined) guard(() => options.onSettled!(settled, error))
     if (error !== undefined) {
       const unseen = settled.filter((envelope) => !isHandled("failure", envelope.callback !== undefined))
       if (unseen.length > 0) reporter.failed(unseen, error)
     }
+    refill()
     ledger.notify(settled.length)
   }
 
@@ -224,11 +270,12 @@ export const make = Effect.fnUntraced(function*(
     // defect, and the client accepts no more calls.
     onDefect: (defect) => {
       stopped = true
+      handingOut = false
       ledger.close()
       const description = `the batcher stopped on an unexpected defect: ${
         defect instanceof Error ? defect.message : String(defect)
-      }`
-      settle(ledger.held(), new AnalyticsError({ reason: new TransportError({ description }) }))
+      }${journal === undefined ? "" : "; the messages are kept in the outbox for the next client"}`
+      settle(ledger.held(), new AnalyticsError({ reason: new TransportError({ description }) }), journal !== undefined)
     },
     send: (batch) =>
       Effect.suspend(() => {
@@ -282,26 +329,55 @@ export const make = Effect.fnUntraced(function*(
     return Result.succeed(encoded.success)
   }
 
-  const enqueue = (encoded: Message.Encoded, callback: MessageCallback | undefined): Message.WireMessage => {
-    const envelope = new Envelope(encoded, clock.currentTimeMillisUnsafe(), callback)
-    ledger.add(envelope)
-    dispatcher.offer(envelope)
+  const outboxFull = journal === undefined ? queueFull : new AnalyticsError({
+    reason: new QueueFull({ maxQueueSize: config.maxQueueSize, outboxMaxBytes: options.outbox!.maxBytes })
+  })
+  // With an outbox, its bytes bound what is accepted; the ledger only bounds what is held in memory.
+  const hasRoom = journal === undefined ? () => ledger.hasRoom() : (bytes: number) => journal.hasRoom(bytes)
+
+  const enqueue = (
+    encoded: Message.Encoded,
+    callback: MessageCallback | undefined
+  ): Result.Result<Message.WireMessage, Refusal> => {
+    let envelope: Envelope | undefined
+    if (journal === undefined) envelope = new Envelope(encoded.json, encoded.bytes, now(), callback)
+    else {
+      try {
+        envelope = journal.write(encoded.json, encoded.bytes, now(), callback, ledger.hasRoom())
+      } catch (error) {
+        const description = error instanceof Error ? error.message : String(error)
+        const unavailable = new AnalyticsError({
+          reason: new OutboxUnavailable({ path: journal.directory, description })
+        })
+        return Result.fail(refused(unavailable, encoded.message, callback !== undefined))
+      }
+    }
+    // Without room in memory, it waits in the outbox's backlog.
+    if (envelope !== undefined) {
+      ledger.add(envelope)
+      dispatcher.offer(envelope)
+    }
     count(AnalyticsMetrics.enqueued, 1)
-    return encoded.message
+    return Result.succeed(encoded.message)
   }
 
   const accept: Engine["accept"] = (type, params, callback) => {
     const prepared = prepare(type, params, callback !== undefined)
     if (Result.isFailure(prepared)) return Result.fail(prepared.failure)
-    if (!ledger.hasRoom()) return Result.fail(refused(queueFull, prepared.success.message, callback !== undefined))
-    return Result.succeed(enqueue(prepared.success, callback))
+    if (!hasRoom(prepared.success.bytes)) {
+      return Result.fail(refused(outboxFull, prepared.success.message, callback !== undefined))
+    }
+    return enqueue(prepared.success, callback)
   }
+
+  // The outbox's bytes are freed only as messages settle: wait for the next one and look again.
+  const untilRoom = journal === undefined ? ledger.untilRoom : ledger.nextRemoval
 
   const waitForRoom = (encoded: Message.Encoded): Effect.Effect<Message.WireMessage, AnalyticsError> =>
     Effect.suspend(() => {
       if (stopped) return Effect.fail(refused(clientClosed, encoded.message, false).error)
-      if (ledger.hasRoom()) return Effect.succeed(enqueue(encoded, undefined))
-      return Effect.andThen(ledger.untilRoom, waitForRoom(encoded))
+      if (hasRoom(encoded.bytes)) return Effect.mapError(Effect.fromResult(enqueue(encoded, undefined)), (r) => r.error)
+      return Effect.andThen(untilRoom, waitForRoom(encoded))
     })
 
   // A caller interrupted while it waited may have been woken for room it will not take: it passes the turn on.
@@ -316,8 +392,12 @@ export const make = Effect.fnUntraced(function*(
         return Result.isFailure(prepared) ? Effect.fail(prepared.failure.error) : acceptWhenRoom(prepared.success)
       })
 
+  // Everything accepted so far: what the ledger was given, and the backlog, which it is given next, in order.
+  const lastAccepted = () => ledger.lastSeq + (journal?.backlog ?? 0)
+
   const flush = Effect.suspend(() => {
-    const seq = ledger.lastSeq
+    const seq = lastAccepted()
+    flushWanted = Math.max(flushWanted, seq)
     if (!stopped) dispatcher.offerFlush()
     return ledger.settledThrough(seq)
   })
@@ -331,15 +411,27 @@ export const make = Effect.fnUntraced(function*(
       stopped = true
       // Whoever waits for room now gets ClientClosed; nothing new can be accepted.
       ledger.close()
+      if (journal !== undefined) {
+        // What the backlog hands out from now on is sent at once.
+        flushWanted = Infinity
+        dispatcher.offerFlush()
+      }
       return Effect.gen(function*() {
-        yield* dispatcher.end
-        const finished = yield* Effect.andThen(dispatcher.done, ledger.empty).pipe(
+        const finished = yield* backlogHandedOut.pipe(
+          Effect.andThen(dispatcher.end),
+          Effect.andThen(dispatcher.done),
+          Effect.andThen(ledger.empty),
           // close itself is uninterruptible; the wait inside must stay interruptible for the timeout to cut it off.
           Effect.interruptible,
           Effect.timeoutOption(Duration.millis(timeoutMillis))
         )
         yield* dispatcher.stop
         if (Option.isNone(finished)) {
+          handingOut = false
+          // With an outbox, nothing is given up: what is left stays in it for the next client. Those of the backlog
+          // whose caller waits on a callback are told so with the rest.
+          const awaited = journal?.awaited(now()) ?? []
+          for (const envelope of awaited) ledger.add(envelope)
           // Queued, batched, waiting for a slot or in flight: the ledger has them all. Each is told what its last
           // attempt got, if one had finished.
           const byLastError = new Map<AnalyticsError | undefined, Array<Envelope>>()
@@ -351,14 +443,48 @@ export const make = Effect.fnUntraced(function*(
           for (const [last, part] of byLastError) {
             const reason = new FlushTimeout({
               timeoutMillis,
-              ...(last === undefined ? {} : { lastError: last.message })
+              ...(last === undefined ? {} : { lastError: last.message }),
+              ...(journal === undefined ? {} : { kept: true })
             })
-            settle(part, new AnalyticsError({ reason }))
+            settle(part, new AnalyticsError({ reason }), journal !== undefined)
+          }
+          // The rest of the backlog: no callback waits on them, so they are counted and logged once.
+          const onDiskOnly = (journal?.backlog ?? 0) - awaited.length
+          if (onDiskOnly > 0) {
+            count(AnalyticsMetrics.kept, onDiskOnly)
+            reporter.once(
+              "outbox kept",
+              `${onDiskOnly} messages waiting on disk in the outbox in ${
+                journal!.directory
+              } were not sent before the close timeout: they stay there for the next client that opens it`
+            )
           }
         }
+        // Nothing is settled any more: a flush still waiting (for messages kept in the outbox) returns, and what is
+        // kept on disk is no longer this client's.
+        ledger.end()
+        handingOut = false
         reporter.flush()
       }).pipe(Effect.ensuring(Deferred.succeed(closed, undefined)), Effect.uninterruptible)
     })
+
+  if (journal !== undefined) {
+    const { corrupt, replayed } = journal.log
+    if (corrupt > 0) {
+      reporter.once(
+        "outbox corrupt",
+        `${corrupt} damaged or torn records in the outbox in ${journal.directory} were skipped (a crash in the middle of a write, or a damaged disk)`
+      )
+    }
+    if (replayed > 0) {
+      reporter.info(
+        `the outbox in ${journal.directory} holds ${replayed} messages not yet delivered: they are sent first`,
+        { replayed }
+      )
+    }
+    // Before any new call: they were accepted first.
+    refill()
+  }
 
   // Added after the consumer was forked: finalizers run last-in first-out, so this drains before it is interrupted.
   yield* Effect.addFinalizer(() => close(config.closeTimeoutMillis))
@@ -370,7 +496,7 @@ export const make = Effect.fnUntraced(function*(
     flush,
     close: (timeout) =>
       close(timeout === undefined ? config.closeTimeoutMillis : Duration.toMillis(Duration.fromInputUnsafe(timeout))),
-    pending: () => ledger.size,
+    pending: () => ledger.size + (journal !== undefined && handingOut ? journal.backlog : 0),
     queued: dispatcher.queued,
     inFlight: dispatcher.inFlight,
     caughtUp: dispatcher.caughtUp

@@ -6,7 +6,8 @@
  *
  * It also answers the three questions that depend on it:
  * - room: fewer than `capacity` messages are held (`maxQueueSize` bounds everything accepted and not yet settled);
- * - flush: everything accepted up to a given message is settled;
+ * - flush: everything accepted up to a given message is settled (with an outbox, messages are accepted before they
+ *   are added: a `seq` may be one not added yet);
  * - close: nothing is held.
  *
  * Entries are linked through their own fields, so adding and removing allocate nothing.
@@ -34,9 +35,11 @@ export class Ledger<E extends Entry> {
   #size = 0
   #lastSeq = 0
   #closed = false
+  #ended = false
   // Flushes waiting for everything up to `seq` to settle; `seq`s only grow, so the list stays sorted.
   readonly #flushes: Array<Waiter> = []
   readonly #roomWaiters: Array<Deferred.Deferred<void>> = []
+  readonly #removalWaiters: Array<Deferred.Deferred<void>> = []
   readonly #emptyWaiters: Array<Deferred.Deferred<void>> = []
 
   constructor(capacity: number) {
@@ -89,21 +92,22 @@ export class Ledger<E extends Entry> {
    * woken: waking runs the waiting fiber at once, and it may wait again (a new flush) before this returns.
    */
   notify(freed: number): void {
-    const oldest = this.#head?.seq ?? Infinity
+    const oldest = this.#head?.seq ?? this.#lastSeq + 1
     let flushes = 0
     while (flushes < this.#flushes.length && this.#flushes[flushes]!.seq < oldest) flushes++
     const wake = [
       ...this.#flushes.splice(0, flushes).map((waiter) => waiter.done),
       ...this.#roomWaiters.splice(0, freed),
+      ...(freed > 0 ? this.#removalWaiters.splice(0) : []),
       ...(this.#size === 0 ? this.#emptyWaiters.splice(0) : [])
     ]
     for (const waiter of wake) Deferred.doneUnsafe(waiter, Effect.void)
   }
 
-  /** Completes once every entry up to `seq` is settled. */
+  /** Completes once every entry up to `seq` is settled, including entries not added yet, or once the ledger ended. */
   settledThrough(seq: number): Effect.Effect<void> {
     return Effect.suspend(() => {
-      if (this.#head === undefined || this.#head.seq > seq) return Effect.void
+      if (this.#ended || (this.#head?.seq ?? this.#lastSeq + 1) > seq) return Effect.void
       const waiter = { seq, done: Deferred.makeUnsafe<void>() }
       this.#flushes.push(waiter)
       return Deferred.await(waiter.done).pipe(
@@ -131,16 +135,35 @@ export class Ledger<E extends Entry> {
     return Deferred.await(done).pipe(Effect.onInterrupt(() => Effect.sync(() => remove(this.#roomWaiters, done))))
   })
 
+  /**
+   * Completes at the next removal, whether or not the ledger has room then: for a resource that only removals free
+   * (the outbox's bytes), which the caller checks again itself. Closing wakes it too.
+   */
+  readonly nextRemoval: Effect.Effect<void> = Effect.suspend(() => {
+    if (this.#closed) return Effect.void
+    const done = Deferred.makeUnsafe<void>()
+    this.#removalWaiters.push(done)
+    return Deferred.await(done).pipe(Effect.onInterrupt(() => Effect.sync(() => remove(this.#removalWaiters, done))))
+  })
+
   /** A waiter that was woken but gives up without taking the room passes its turn to the next one. */
   passRoom(): void {
     const next = this.#roomWaiters.shift()
     if (next !== undefined) Deferred.doneUnsafe(next, Effect.void)
   }
 
-  /** No entry will be added any more: whoever waits for room gives up. */
+  /** Nothing will be settled any more (what is left was kept for later): flushes stop waiting. */
+  end(): void {
+    this.#ended = true
+    for (const waiter of this.#flushes.splice(0)) Deferred.doneUnsafe(waiter.done, Effect.void)
+  }
+
+  /** No call is accepted any more: whoever waits for room gives up. */
   close(): void {
     this.#closed = true
-    for (const waiter of this.#roomWaiters.splice(0)) Deferred.doneUnsafe(waiter, Effect.void)
+    for (const waiter of [...this.#roomWaiters.splice(0), ...this.#removalWaiters.splice(0)]) {
+      Deferred.doneUnsafe(waiter, Effect.void)
+    }
   }
 }
 

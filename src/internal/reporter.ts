@@ -30,6 +30,8 @@ export interface Reporter {
   readonly refused: (call: Message.CallType, error: AnalyticsError) => void
   /** Logged once for the life of the client, whatever the interval. */
   readonly once: (key: string, message: string) => void
+  /** A rare event worth knowing about (not a problem), such as messages replayed from the outbox. */
+  readonly info: (message: string, annotations: Readonly<Record<string, unknown>>) => void
   /** Not rate-limited: only used when debugging was asked for. */
   readonly debug: (message: string, annotations: Readonly<Record<string, unknown>>) => void
   /** Sums up what was counted and not yet logged: the client is closing. */
@@ -62,7 +64,10 @@ const failureText = (count: number, error: AnalyticsError): string => {
   const what = plural(count, "message was", "messages were")
   if (reason._tag !== "FlushTimeout") return `${what} not delivered: ${error.message}`
   const last = reason.lastError === undefined ? "" : ` (the last attempt: ${reason.lastError})`
-  return `${what} still pending at the close timeout of ${reason.timeoutMillis} ms, so not delivered${last}`
+  const fate = reason.kept === true
+    ? "not delivered yet: kept in the outbox for the next client that opens it"
+    : "so not delivered"
+  return `${what} still pending at the close timeout of ${reason.timeoutMillis} ms, ${fate}${last}`
 }
 
 interface Window {
@@ -124,6 +129,7 @@ export const make = (options: Options): Reporter => {
       logged.add(key)
       options.log("Warn", `cdp-analytics: ${message}`, {})
     },
+    info: (message, annotations) => options.log("Info", `cdp-analytics: ${message}`, annotations),
     debug: (message, annotations) => options.log("Debug", `cdp-analytics: ${message}`, annotations),
     flush: () => {
       for (const [key, window] of windows) summarize(key, window)
@@ -137,6 +143,7 @@ export const silent: Reporter = {
   failed: () => {},
   refused: () => {},
   once: () => {},
+  info: () => {},
   debug: () => {},
   flush: () => {}
 }

@@ -24,6 +24,8 @@ export type Transport = "default" | "undici" | "node-http" | "node-http-keepaliv
 export interface DriverConfig {
   readonly library: Library
   readonly transport: Transport
+  /** The facade with a file outbox in a temporary directory (its defaults: fsync every 200 ms). */
+  readonly outbox?: boolean | undefined
   /** Events per request; `undefined` keeps the library's default. */
   readonly batchSize: number | undefined
   readonly scenario: "burst" | "steady"
@@ -95,6 +97,12 @@ const pendingInEngine = async () => {
   return () => value(AnalyticsMetrics.enqueued) - value(AnalyticsMetrics.delivered) - value(AnalyticsMetrics.failed)
 }
 
+const temporaryDirectory = async () => {
+  const [fs, os, path] = await Promise.all([import("node:fs"), import("node:os"), import("node:path")])
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-outbox-"))
+  return { path: dir, remove: () => fs.rmSync(dir, { recursive: true, force: true }) }
+}
+
 let failures = 0
 let warmed = false
 
@@ -103,17 +111,19 @@ const makeClient = async (config: DriverConfig): Promise<Client> => {
   switch (config.library) {
     case "facade": {
       const { Analytics } = await import("../../src/index.ts")
+      const outbox = config.outbox === true ? await temporaryDirectory() : undefined
       const analytics = new Analytics({
         writeKey,
         host: config.url,
         ...batch,
-        ...(config.transport === "default" ? {} : { httpClientLayer: await httpClientLayer(config.transport) })
+        ...(config.transport === "default" ? {} : { httpClientLayer: await httpClientLayer(config.transport) }),
+        ...(outbox === undefined ? {} : { outbox: { path: outbox.path } })
       })
       analytics.on("error", () => failures++)
       return {
         track: (event) => analytics.track(event),
         flush: () => analytics.flush(),
-        close: () => analytics.closeAndFlush({ timeout: closeTimeoutMillis }),
+        close: () => analytics.closeAndFlush({ timeout: closeTimeoutMillis }).finally(() => outbox?.remove()),
         queued: await pendingInEngine()
       }
     }
@@ -211,7 +221,7 @@ const startProfiler = async (config: DriverConfig): Promise<() => Promise<void>>
   await session.post("Profiler.start")
   return async () => {
     const { profile } = await session.post("Profiler.stop")
-    const name = `${config.library}-${config.transport}-${
+    const name = `${config.library}${config.outbox === true ? "+outbox" : ""}-${config.transport}-${
       config.batchSize ?? "default"
     }-${config.scenario}-${process.pid}`
     writeFileSync(`${config.profileDir}/${name}.cpuprofile`, JSON.stringify(profile))

@@ -84,6 +84,8 @@ interface Row {
   /** Events per request as configured (the library's default when `batchSize` is undefined). */
   readonly perRequest: number
   readonly ours: boolean
+  /** With a file outbox (fsync every 200 ms, its default). */
+  readonly outbox: boolean
 }
 
 const row = (
@@ -93,11 +95,22 @@ const row = (
   perRequest: number,
   batchSize: number | undefined,
   transport: Transport = "default"
-): Row => ({ id, label, library, transport, batchSize, perRequest, ours: library === "facade" || library === "effect" })
+): Row => ({
+  id,
+  label,
+  library,
+  transport,
+  batchSize,
+  perRequest,
+  ours: library === "facade" || library === "effect",
+  outbox: id.includes("+outbox")
+})
 
 const mainRows: ReadonlyArray<Row> = [
   row("facade", "this library, facade", "facade", 20, undefined),
   row("facade-100", "this library, facade", "facade", 100, 100),
+  row("facade+outbox", "facade, file outbox", "facade", 20, undefined),
+  row("facade+outbox-100", "facade, file outbox", "facade", 100, 100),
   row("effect", "this library, Effect API", "effect", 20, undefined),
   row("effect-100", "this library, Effect API", "effect", 100, 100),
   row("cio", "@customerio/cdp-analytics-node", "cio", 15, undefined),
@@ -285,6 +298,7 @@ const measureOnce = async (
   const driver = await runDriver({
     library: r.library,
     transport: r.transport,
+    outbox: r.outbox,
     batchSize: r.batchSize,
     scenario: scenario === "steady" ? "steady" : "burst",
     events: expected,
@@ -444,6 +458,17 @@ const targets = (summaries: ReadonlyArray<Summary>, facadeTrackMicros: number | 
     const label = `${a.row.label} @${a.row.perRequest}/req vs node:http floor`
     checks.push({ target: `${label}: ev/s ≥ 50%`, value: `${fmt(speed * 100)}%`, ok: speed >= 0.5 })
     checks.push({ target: `${label}: CPU/10k ≤ 3×`, value: `${fmt(cpu, 1)}×`, ok: cpu <= 3 })
+  }
+  for (const [withOutbox, without] of [["facade+outbox-100", "facade-100"], ["facade+outbox", "facade"]] as const) {
+    const a = find("burst", withOutbox)
+    const b = find("burst", without)
+    if (a === undefined || b === undefined) continue
+    const speed = ratio(a.eventsPerSecond, b.eventsPerSecond)
+    checks.push({
+      target: `facade @${a.row.perRequest}/req: file outbox ev/s ≥ 50% of in-memory`,
+      value: `${fmt(speed * 100)}%`,
+      ok: speed >= 0.5
+    })
   }
   for (const s of summaries.filter((x) => x.scenario === "burst" && x.row.ours && x.row.transport === "default")) {
     const label = `${s.row.label} @${s.row.perRequest}/req`

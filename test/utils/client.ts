@@ -14,12 +14,14 @@ import * as HttpClient from "effect/http/HttpClient"
 import * as Logger from "effect/Logger"
 import * as Queue from "effect/Queue"
 import * as References from "effect/References"
+import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
 import type * as AnalyticsConfig from "../../src/AnalyticsConfig.ts"
 import type { AnalyticsError } from "../../src/AnalyticsError.ts"
 import * as Engine from "../../src/internal/engine.ts"
 import type * as Transport from "../../src/internal/transport.ts"
 import type * as Message from "../../src/Message.ts"
+import * as Outbox from "../../src/Outbox.ts"
 import * as MockHttp from "./MockHttp.ts"
 
 export const writeKey = "wk_test_5ecret_K3y"
@@ -50,7 +52,8 @@ export const captureLogs = (lines: Array<LogLine>) =>
 
 export const setup = Effect.fnUntraced(function*(
   options: Partial<AnalyticsConfig.Options> = {},
-  handler: MockHttp.Handler = MockHttp.ok
+  handler: MockHttp.Handler = MockHttp.ok,
+  outbox?: Outbox.FileOptions
 ) {
   const mock = yield* MockHttp.make(handler)
   const scope = yield* Scope.make()
@@ -62,6 +65,7 @@ export const setup = Effect.fnUntraced(function*(
   const logs: Array<LogLine> = []
   const engine = yield* Engine.make({
     options: { writeKey, host, ...options },
+    outbox: outbox === undefined ? undefined : Result.getOrThrow(Outbox.file(outbox)),
     onSettled: (envelopes, error) => {
       for (const envelope of envelopes) {
         const id = envelope.message.messageId

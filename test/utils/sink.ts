@@ -23,7 +23,8 @@ export interface Sink {
   readonly close: () => Promise<void>
 }
 
-export type Answer = (request: SinkRequest, index: number) => number
+/** The status to answer with; a promise holds the answer back until it settles (a slow server). */
+export type Answer = (request: SinkRequest, index: number) => number | Promise<number>
 
 export const start = (answer: Answer = () => 200): Promise<Sink> =>
   new Promise((resolve) => {
@@ -38,16 +39,17 @@ export const start = (answer: Answer = () => 200): Promise<Sink> =>
         const text = req.headers["content-encoding"] === "gzip" ? gunzipSync(raw).toString() : raw.toString()
         const request: SinkRequest = { url: req.url ?? "", headers: req.headers, body: JSON.parse(text) }
         requests.push(request)
-        const status = answer(request, requests.length - 1)
-        res.writeHead(status, { "content-type": "application/json" })
-        res.end("{}")
-        if (status < 300) {
-          const received = messages().length
-          for (const waiter of waiters.filter((w) => w.count <= received)) {
-            waiters.splice(waiters.indexOf(waiter), 1)
-            waiter.resolve()
+        void Promise.resolve(answer(request, requests.length - 1)).then((status) => {
+          res.writeHead(status, { "content-type": "application/json" })
+          res.end("{}")
+          if (status < 300) {
+            const received = messages().length
+            for (const waiter of waiters.filter((w) => w.count <= received)) {
+              waiters.splice(waiters.indexOf(waiter), 1)
+              waiter.resolve()
+            }
           }
-        }
+        })
       })
     })
     server.listen(0, "127.0.0.1", () => {
