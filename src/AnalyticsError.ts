@@ -181,17 +181,19 @@ export class FlushTimeout extends Schema.TaggedClass<FlushTimeout>()("FlushTimeo
 }
 
 /**
- * The outbox could not be opened (another live process holds its directory, or the disk refused).
+ * The outbox could not be opened or written: another live process holds its directory, the disk refused, or the
+ * database did.
  *
  * @category reasons
  * @since 0.1.0
  */
 export class OutboxUnavailable extends Schema.TaggedClass<OutboxUnavailable>()("OutboxUnavailable", {
-  path: Schema.String,
+  /** The file outbox's directory, or the PostgreSQL outbox's table (`table cdp_analytics_outbox`). */
+  location: Schema.String,
   description: Schema.String
 }) {
   get message(): string {
-    return `the outbox in ${this.path} cannot be used: ${this.description}`
+    return `the outbox in ${this.location} cannot be used: ${this.description}`
   }
   get isRetryable(): boolean {
     return false

@@ -14,6 +14,9 @@
  * ```
  *
  * The Promise API takes the same options as `new Analytics({ writeKey, outbox: { path: "./analytics-outbox" } })`.
+ *
+ * For applications on PostgreSQL, {@link layerSql} keeps the outbox in a table instead: a call inserts a row inside
+ * the caller's transaction (stored if and only if the transaction commits), and any number of processes drain it.
  * How it works, and what each setting trades: docs/outbox.md.
  *
  * @since 0.1.0
@@ -24,7 +27,9 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
+import type * as SqlClient from "effect/sql/SqlClient"
 import { AnalyticsError, InvalidOption } from "./AnalyticsError.ts"
+import type * as SqlDrain from "./internal/outbox/sqlDrain.ts"
 
 /**
  * @category models
@@ -65,15 +70,56 @@ export interface File {
 }
 
 /**
+ * @category models
+ * @since 0.1.0
+ */
+export interface SqlOptions {
+  /** The table (`name` or `schema.name`, letters, digits and `_`). @default "cdp_analytics_outbox" */
+  readonly table?: string | undefined
+  /**
+   * How long a drainer holds the rows it claimed before another may claim them: the longest a dead drainer's rows
+   * wait. A live drainer renews its leases every third of it. A number is milliseconds. @default "30 seconds"
+   */
+  readonly leaseDuration?: Duration.Input | undefined
+  /**
+   * How often an idle drainer looks for rows inserted by other processes (its own are seen at once, after their
+   * transaction commits). A number is milliseconds. @default "1 second"
+   */
+  readonly pollInterval?: Duration.Input | undefined
+  /** Moves messages that finally failed to `<table>_dead_letter` instead of deleting them. @default false */
+  readonly deadLetter?: boolean | undefined
+  /** Creates the tables (if missing) when the layer is built; `false` if your own migrations do. @default true */
+  readonly migrate?: boolean | undefined
+}
+
+/**
+ * A PostgreSQL outbox with its settings resolved, and the `SqlClient` it uses.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Sql {
+  readonly _tag: "Sql"
+  readonly table: string
+  readonly leaseMillis: number
+  readonly pollIntervalMillis: number
+  readonly deadLetter: boolean
+  readonly migrate: boolean
+  /** Starts draining for a client (internal: the client calls it). */
+  readonly open: SqlDrain.Open
+}
+
+/**
  * What the client keeps its accepted messages in, besides memory.
  *
  * @category models
  * @since 0.1.0
  */
-export type Service = File
+export type Service = File | Sql
 
 /**
- * Provide it (with {@link layerFile}) and `AnalyticsClient` writes every accepted message to it first.
+ * Provide it (with {@link layerFile} or {@link layerSql}) and `AnalyticsClient` stores every accepted message in it
+ * first.
  *
  * @category services
  * @since 0.1.0
@@ -94,6 +140,15 @@ export const fileDefaults = {
 const invalid = (option: string, rule: string) =>
   Result.fail(new AnalyticsError({ reason: new InvalidOption({ option: `outbox.${option}`, rule }) }))
 
+/** A duration option in milliseconds, or `undefined` if it is not one of at least `min` ms. */
+const durationMillis = (value: unknown, min: number): number | undefined => {
+  if (typeof value === "number" && !Number.isFinite(value)) return undefined
+  const duration = Duration.fromInput(value as Duration.Input)
+  if (Option.isNone(duration)) return undefined
+  const millis = Duration.toMillis(duration.value)
+  return millis >= min ? millis : undefined
+}
+
 const isIntegerAtLeast = (value: unknown, min: number): value is number =>
   typeof value === "number" && Number.isInteger(value) && value >= min
 
@@ -111,13 +166,10 @@ export const file = (options: FileOptions): Result.Result<File, AnalyticsError> 
   let syncIntervalMillis: number | undefined = fileDefaults.syncIntervalMillis
   if (o.syncInterval === "always") syncIntervalMillis = undefined
   else if (o.syncInterval !== undefined) {
-    const duration = typeof o.syncInterval === "number" && !Number.isFinite(o.syncInterval)
-      ? Option.none()
-      : Duration.fromInput(o.syncInterval as Duration.Input)
-    if (Option.isNone(duration) || Duration.toMillis(duration.value) < 0) {
+    syncIntervalMillis = durationMillis(o.syncInterval, 0)
+    if (syncIntervalMillis === undefined) {
       return invalid("syncInterval", `must be "always" or a duration (a number of milliseconds or e.g. "1 second")`)
     }
-    syncIntervalMillis = Duration.toMillis(duration.value)
   }
   const maxBytes = o.maxBytes ?? fileDefaults.maxBytes
   if (!isIntegerAtLeast(maxBytes, 64 * 1024)) {
@@ -131,6 +183,67 @@ export const file = (options: FileOptions): Result.Result<File, AnalyticsError> 
   if (typeof deadLetter !== "boolean") return invalid("deadLetter", "must be a boolean")
   return Result.succeed({ _tag: "File", path: o.path, syncIntervalMillis, maxBytes, deadLetter, segmentBytes })
 }
+
+/**
+ * @category constants
+ * @since 0.1.0
+ */
+export const sqlDefaults = {
+  table: "cdp_analytics_outbox",
+  leaseMillis: 30_000,
+  pollIntervalMillis: 1_000,
+  deadLetter: false,
+  migrate: true
+} as const
+
+const tablePattern = /^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$/
+
+/**
+ * Validates the options of a PostgreSQL outbox and applies the defaults; fails naming the option (`outbox.table`,
+ * …).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const sqlSettings = (options: SqlOptions = {}): Result.Result<Omit<Sql, "open">, AnalyticsError> => {
+  const o = (typeof options === "object" && options !== null ? options : {}) as Record<string, unknown>
+  const table = o.table ?? sqlDefaults.table
+  if (typeof table !== "string" || !tablePattern.test(table)) {
+    return invalid("table", "must be a table name, or schema.table, of letters, digits and _")
+  }
+  const leaseMillis = o.leaseDuration === undefined ? sqlDefaults.leaseMillis : durationMillis(o.leaseDuration, 1_000)
+  if (leaseMillis === undefined) return invalid("leaseDuration", "must be a duration of at least 1 second")
+  const pollIntervalMillis = o.pollInterval === undefined
+    ? sqlDefaults.pollIntervalMillis
+    : durationMillis(o.pollInterval, 1)
+  if (pollIntervalMillis === undefined) return invalid("pollInterval", "must be a duration of at least 1 ms")
+  const deadLetter = o.deadLetter ?? sqlDefaults.deadLetter
+  if (typeof deadLetter !== "boolean") return invalid("deadLetter", "must be a boolean")
+  const migrate = o.migrate ?? sqlDefaults.migrate
+  if (typeof migrate !== "boolean") return invalid("migrate", "must be a boolean")
+  return Result.succeed({ _tag: "Sql", table, leaseMillis, pollIntervalMillis, deadLetter, migrate })
+}
+
+/**
+ * A PostgreSQL outbox, for `AnalyticsClient`, over the `SqlClient` of the context (`PgClient.layer` from
+ * `@effect/sql-pg`). Unless `migrate: false`, it creates its table when it is built. A call inserts a row with the
+ * message, inside the caller's transaction when it runs within `sql.withTransaction`; every client with this layer
+ * drains the table, each claiming rows with `FOR UPDATE SKIP LOCKED` under a lease, and deletes a row once its message
+ * has a final outcome. The code behind it is loaded only when this layer is built.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerSql = (options: SqlOptions = {}): Layer.Layer<Outbox, AnalyticsError, SqlClient.SqlClient> =>
+  Layer.unwrap(
+    Effect.map(
+      Effect.zip(
+        Effect.fromResult(sqlSettings(options)),
+        Effect.promise(() => import("./internal/outbox/sqlDrain.ts"))
+      ),
+      ([settings, module]) => Layer.effect(Outbox, module.make(settings))
+    )
+  )
 
 /**
  * A file outbox in `options.path`, for `AnalyticsClient`. Invalid options fail the layer naming the option.

@@ -5,7 +5,7 @@
  * them), one module per block, where `cdp-analytics-effect` and `cdp-analytics-effect/<Module>` map to src/. They are
  * checked with the project's own compiler options, minus the unused-variable rules (a snippet may declare something
  * only to show it). An error names the doc and line. Blocks that are not TypeScript must say what they are
- * (```text, ```sh, ```json): an unmarked or ```js block fails, so nothing escapes the check by accident.
+ * (```text, ```sh, ```json, ```sql): an unmarked or ```js block fails, so nothing escapes the check by accident.
  *
  * Set KEEP_DOCS_SNIPPETS=1 to keep the generated files for inspection.
  */
@@ -22,7 +22,7 @@ const docs = ["README.md", ...readdirSync(`${root}docs`).filter((f) => f.endsWit
 
 /** Languages a block may be marked with; only TypeScript is compiled, JSON is parsed. */
 const checked = new Set(["ts", "typescript"])
-const allowed = new Set([...checked, "text", "sh", "json"])
+const allowed = new Set([...checked, "text", "sh", "json", "sql"])
 
 interface Block {
   readonly doc: string

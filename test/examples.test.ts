@@ -110,6 +110,13 @@ const expected: Record<string, { readonly messages: ReadonlyArray<string>; reado
       assert.include(output, "audit log written before close returned: 1 entry")
     }
   },
+  "20_postgres_outbox.ts": {
+    messages: ["track 019mr8mf4r Order Completed"],
+    check: ([message], output) => {
+      assert.strictEqual(at(message, "properties", "orderId"), "A-1", "only the committed order's event")
+      assert.include(output, "A-2: the payment was declined: rolled back")
+    }
+  },
   "19_outbox.ts": {
     messages: [
       "track 019mr8mf4r Order Completed",

@@ -100,12 +100,16 @@ const host = "http://127.0.0.1:" + server.address().port
 `
 
 describe("the packed package, installed alone", () => {
-  it("brings effect and nothing else: no @effect/platform-node", () => {
+  it("brings effect and nothing else: no @effect/platform-node, no @effect/sql-pg", () => {
     assert.isTrue(existsSync(join(consumer, "node_modules", "effect", "package.json")), "the required peer")
-    assert.isFalse(existsSync(join(consumer, "node_modules", "@effect", "platform-node")), "not the optional one")
+    assert.isFalse(existsSync(join(consumer, "node_modules", "@effect", "platform-node")), "not the optional ones")
+    assert.isFalse(existsSync(join(consumer, "node_modules", "@effect", "sql-pg")), "not the optional ones")
     const shipped = JSON.parse(readFileSync(join(installed, "package.json"), "utf8"))
     assert.isUndefined(shipped.dependencies)
-    assert.deepStrictEqual(shipped.peerDependenciesMeta, { "@effect/platform-node": { optional: true } })
+    assert.deepStrictEqual(shipped.peerDependenciesMeta, {
+      "@effect/platform-node": { optional: true },
+      "@effect/sql-pg": { optional: true }
+    })
   })
 
   it("ships dist (ESM + .d.ts), the README with the docs and examples it links to, the LICENSE, and no tests", () => {
@@ -306,13 +310,16 @@ console.log(JSON.stringify(received.map((m) => m.event)))
         for (const [, specifier] of source.matchAll(/^import\s*["']([^"']+)["']/gm)) external.add(specifier)
       }
       visit(join(dist, entry))
-      return { modules: seen.size, external: [...external].filter((s) => !s.startsWith("effect")) }
+      return { seen, modules: seen.size, external: [...external].filter((s) => !s.startsWith("effect")) }
     }
     for (const entry of ["index.js", "AnalyticsClient.js"]) {
-      const { external, modules } = reach(entry)
+      const { external, modules, seen } = reach(entry)
       assert.isAbove(modules, 5, `${entry}: the walk found the graph`)
       assert.deepStrictEqual(external, [], `${entry} reaches only effect`)
+      // The PostgreSQL outbox's code is loaded by Outbox.layerSql when it is built, not with the package.
+      assert.isFalse(seen.has(join(dist, "internal", "outbox", "sqlDrain.js")), `${entry} does not load the SQL outbox`)
     }
+    assert.match(readFileSync(join(dist, "Outbox.js"), "utf8"), /import\("\.\/internal\/outbox\/sqlDrain\.js"\)/)
     // The one place the default transport is loaded from, by a dynamic import.
     const facade = readFileSync(join(dist, "internal", "defaultHttpClient.js"), "utf8")
     assert.match(facade, /import\("\.\/nodeHttpClient\.js"\)/)

@@ -43,6 +43,7 @@ import { Envelope, type MessageCallback } from "./envelope.ts"
 import { Ledger } from "./ledger.ts"
 import { Journal } from "./outbox/journal.ts"
 import * as OpenOutbox from "./outbox/open.ts"
+import type * as SqlDrain from "./outbox/sqlDrain.ts"
 import * as Reporter from "./reporter.ts"
 import * as Transport from "./transport.ts"
 
@@ -145,20 +146,23 @@ export const make = Effect.fnUntraced(function*(
   let stopped = false
   const now = () => clock.currentTimeMillisUnsafe()
 
-  const journal = options.outbox === undefined ? undefined : new Journal(
-    yield* OpenOutbox.file(
-      options.outbox,
-      (description) => reporter.once(`outbox ${description}`, `the outbox in ${options.outbox!.path}: ${description}`)
-    )
-  )
-  // A failed disk operation is told once per kind; what it means for the messages is said with it.
+  const fileOutbox = options.outbox?._tag === "File" ? options.outbox : undefined
+  const sqlOutbox = options.outbox?._tag === "Sql" ? options.outbox : undefined
+  const location = fileOutbox !== undefined ? fileOutbox.path : `table ${sqlOutbox?.table}`
+  // A failed outbox operation is told once per kind; what it means for the messages is said with it.
   const outboxTrouble = (what: string, error: unknown) =>
     reporter.once(
       `outbox ${what}`,
-      `the outbox in ${journal!.directory} failed to ${what} (${
-        error instanceof Error ? error.message : String(error)
-      })`
+      `the outbox in ${location} failed to ${what} (${error instanceof Error ? error.message : String(error)})`
     )
+  const journal = fileOutbox === undefined ? undefined : new Journal(
+    yield* OpenOutbox.file(
+      fileOutbox,
+      (description) => reporter.once(`outbox ${description}`, `the outbox in ${location}: ${description}`)
+    )
+  )
+  // Opened once the dispatcher exists: it hands claimed rows to it.
+  let sqlDrain: SqlDrain.Drain | undefined
   // Whether the backlog is still this client's to hand out: not once close gave up or ended, or the batcher died.
   let handingOut = true
   // The highest `seq` a flush waits for: backlog messages handed out up to it are sent at once, not on the interval.
@@ -216,6 +220,10 @@ export const make = Effect.fnUntraced(function*(
         outboxTrouble("record outcomes; those messages may be sent again, with the same messageId", failure)
       }
     }
+    sqlDrain?.settle(
+      settled.map((envelope) => envelope.position as bigint),
+      kept ? "kept" : error === undefined ? "delivered" : "failed"
+    )
     for (const envelope of settled) {
       const callback = envelope.callback
       if (callback !== undefined) guard(() => callback(error, envelope))
@@ -231,6 +239,7 @@ export const make = Effect.fnUntraced(function*(
     }
     refill()
     ledger.notify(settled.length)
+    sqlDrain?.wake()
   }
 
   const hooks = options.observer ?? {}
@@ -274,8 +283,12 @@ export const make = Effect.fnUntraced(function*(
       ledger.close()
       const description = `the batcher stopped on an unexpected defect: ${
         defect instanceof Error ? defect.message : String(defect)
-      }${journal === undefined ? "" : "; the messages are kept in the outbox for the next client"}`
-      settle(ledger.held(), new AnalyticsError({ reason: new TransportError({ description }) }), journal !== undefined)
+      }${options.outbox === undefined ? "" : "; the messages are kept in the outbox for the next client"}`
+      settle(
+        ledger.held(),
+        new AnalyticsError({ reason: new TransportError({ description }) }),
+        options.outbox !== undefined
+      )
     },
     send: (batch) =>
       Effect.suspend(() => {
@@ -283,6 +296,22 @@ export const make = Effect.fnUntraced(function*(
         return transport.send(batch, settle)
       })
   })
+
+  if (sqlOutbox !== undefined) {
+    sqlDrain = yield* sqlOutbox.open({
+      room: () => ledger.capacity - ledger.size,
+      adopt: (rows, urgent) => {
+        const at = now()
+        for (const row of rows) {
+          const envelope = new Envelope(row.json, Message.utf8Length(row.json), at, undefined, row.id)
+          ledger.add(envelope)
+          dispatcher.offer(envelope)
+        }
+        if (urgent) dispatcher.offerFlush()
+      },
+      trouble: outboxTrouble
+    })
+  }
 
   // The size limit is checked here rather than by the encoder, so a refusal can still show the message.
   const encode = Message.makeEncoder({
@@ -329,9 +358,13 @@ export const make = Effect.fnUntraced(function*(
     return Result.succeed(encoded.success)
   }
 
-  const outboxFull = journal === undefined ? queueFull : new AnalyticsError({
-    reason: new QueueFull({ maxQueueSize: config.maxQueueSize, outboxMaxBytes: options.outbox!.maxBytes })
+  const outboxFull = fileOutbox === undefined ? queueFull : new AnalyticsError({
+    reason: new QueueFull({ maxQueueSize: config.maxQueueSize, outboxMaxBytes: fileOutbox.maxBytes })
   })
+  const outboxUnavailable = (error: unknown) =>
+    new AnalyticsError({
+      reason: new OutboxUnavailable({ location, description: error instanceof Error ? error.message : String(error) })
+    })
   // With an outbox, its bytes bound what is accepted; the ledger only bounds what is held in memory.
   const hasRoom = journal === undefined ? () => ledger.hasRoom() : (bytes: number) => journal.hasRoom(bytes)
 
@@ -345,11 +378,7 @@ export const make = Effect.fnUntraced(function*(
       try {
         envelope = journal.write(encoded.json, encoded.bytes, now(), callback, ledger.hasRoom())
       } catch (error) {
-        const description = error instanceof Error ? error.message : String(error)
-        const unavailable = new AnalyticsError({
-          reason: new OutboxUnavailable({ path: journal.directory, description })
-        })
-        return Result.fail(refused(unavailable, encoded.message, callback !== undefined))
+        return Result.fail(refused(outboxUnavailable(error), encoded.message, callback !== undefined))
       }
     }
     // Without room in memory, it waits in the outbox's backlog.
@@ -361,9 +390,13 @@ export const make = Effect.fnUntraced(function*(
     return Result.succeed(encoded.message)
   }
 
+  // A PostgreSQL outbox is written by an Effect (in the caller's transaction); a synchronous call cannot wait for it.
+  const sqlOnly = outboxUnavailable("a PostgreSQL outbox takes calls through the Effect API only")
+
   const accept: Engine["accept"] = (type, params, callback) => {
     const prepared = prepare(type, params, callback !== undefined)
     if (Result.isFailure(prepared)) return Result.fail(prepared.failure)
+    if (sqlOutbox !== undefined) return Result.fail(refused(sqlOnly, prepared.success.message, callback !== undefined))
     if (!hasRoom(prepared.success.bytes)) {
       return Result.fail(refused(outboxFull, prepared.success.message, callback !== undefined))
     }
@@ -384,7 +417,23 @@ export const make = Effect.fnUntraced(function*(
   const acceptWhenRoom = (encoded: Message.Encoded) =>
     waitForRoom(encoded).pipe(Effect.onInterrupt(() => Effect.sync(() => ledger.passRoom())))
 
-  const acceptEffect: Engine["acceptEffect"] = config.overflow === "fail"
+  // The row is inserted by the caller's fiber, so inside `sql.withTransaction` it is part of that transaction.
+  const insert = (encoded: Message.Encoded) =>
+    sqlDrain!.insert(encoded.json).pipe(
+      Effect.mapError((error) => refused(outboxUnavailable(error), encoded.message, false).error),
+      Effect.andThen(Effect.sync(() => {
+        count(AnalyticsMetrics.enqueued, 1)
+        return encoded.message
+      }))
+    )
+
+  const acceptEffect: Engine["acceptEffect"] = sqlOutbox !== undefined
+    ? (type, params) =>
+      Effect.suspend(() => {
+        const prepared = prepare(type, params, false)
+        return Result.isFailure(prepared) ? Effect.fail(prepared.failure.error) : insert(prepared.success)
+      })
+    : config.overflow === "fail"
     ? (type, params) => Effect.suspend(() => Effect.mapError(Effect.fromResult(accept(type, params)), (r) => r.error))
     : (type, params) =>
       Effect.suspend(() => {
@@ -395,7 +444,15 @@ export const make = Effect.fnUntraced(function*(
   // Everything accepted so far: what the ledger was given, and the backlog, which it is given next, in order.
   const lastAccepted = () => ledger.lastSeq + (journal?.backlog ?? 0)
 
+  // Sends what this client holds now, and waits until it is settled.
+  const settledSoFar = Effect.suspend(() => {
+    dispatcher.offerFlush()
+    return ledger.settledThrough(ledger.lastSeq)
+  })
+
   const flush = Effect.suspend(() => {
+    // PostgreSQL: every row inserted so far (by anyone) that no other drainer holds is claimed and settled.
+    if (sqlDrain !== undefined) return stopped ? settledSoFar : sqlDrain.drain(settledSoFar)
     const seq = lastAccepted()
     flushWanted = Math.max(flushWanted, seq)
     if (!stopped) dispatcher.offerFlush()
@@ -417,7 +474,9 @@ export const make = Effect.fnUntraced(function*(
         dispatcher.offerFlush()
       }
       return Effect.gen(function*() {
+        if (sqlDrain !== undefined) yield* sqlDrain.stopClaiming
         const finished = yield* backlogHandedOut.pipe(
+          Effect.andThen(sqlDrain === undefined ? Effect.void : sqlDrain.drain(settledSoFar)),
           Effect.andThen(dispatcher.end),
           Effect.andThen(dispatcher.done),
           Effect.andThen(ledger.empty),
@@ -444,9 +503,9 @@ export const make = Effect.fnUntraced(function*(
             const reason = new FlushTimeout({
               timeoutMillis,
               ...(last === undefined ? {} : { lastError: last.message }),
-              ...(journal === undefined ? {} : { kept: true })
+              ...(options.outbox === undefined ? {} : { kept: true })
             })
-            settle(part, new AnalyticsError({ reason }), journal !== undefined)
+            settle(part, new AnalyticsError({ reason }), options.outbox !== undefined)
           }
           // The rest of the backlog: no callback waits on them, so they are counted and logged once.
           const onDiskOnly = (journal?.backlog ?? 0) - awaited.length
@@ -464,6 +523,8 @@ export const make = Effect.fnUntraced(function*(
         // kept on disk is no longer this client's.
         ledger.end()
         handingOut = false
+        // Rows left are released for other drainers; outcomes not yet written get what is left of a short grace.
+        if (sqlDrain !== undefined) yield* sqlDrain.finish(Math.min(5_000, Math.max(timeoutMillis, 1_000)))
         reporter.flush()
       }).pipe(Effect.ensuring(Deferred.succeed(closed, undefined)), Effect.uninterruptible)
     })

@@ -23,8 +23,8 @@ export class Envelope implements Dispatch.Item, Transport.Payload {
   readonly bytes: number
   readonly enqueuedAt: number
   readonly callback: MessageCallback | undefined
-  /** Where it is in the outbox, if there is one. */
-  readonly position: Position | undefined
+  /** Where it is in the outbox, if there is one: a record of the file outbox, or a row id of the PostgreSQL one. */
+  readonly position: Position | bigint | undefined
   settled = false
   lastError: AnalyticsError | undefined = undefined
   // The ledger's fields.
@@ -37,7 +37,7 @@ export class Envelope implements Dispatch.Item, Transport.Payload {
     bytes: number,
     enqueuedAt: number,
     callback: MessageCallback | undefined,
-    position?: Position | undefined
+    position?: Position | bigint | undefined
   ) {
     this.json = json
     this.bytes = bytes

@@ -63,7 +63,7 @@ export class Journal {
    */
   settle(envelopes: ReadonlyArray<Envelope>, failed: boolean): void {
     if (failed && this.log.deadLetters) { for (const envelope of envelopes) this.log.deadLetter(envelope.json) }
-    this.log.ack(envelopes.map((envelope) => envelope.position!))
+    this.log.ack(envelopes.map((envelope) => envelope.position as Position))
   }
 
   /** The backlog's messages that have a callback: at close, they are told they were kept. They stay on disk. */

@@ -36,7 +36,7 @@ export const file = (
           }),
         catch: (error) =>
           new AnalyticsError({
-            reason: new OutboxUnavailable({ path: options.path, description: describe(error) })
+            reason: new OutboxUnavailable({ location: options.path, description: describe(error) })
           })
       }),
       (opened) =>
