@@ -170,6 +170,24 @@ describe("engine with a file outbox", () => {
       assert.strictEqual(again.requests.length, 0, "it left the outbox: not sent again")
     }))
 
+  it.effect("if the backlog cannot be read, flush still completes and its callbacks are told at close", () =>
+    Effect.gen(function*() {
+      const dir = temporary()
+      const { handler, release } = yield* gated
+      const { client, engine } = yield* setup({ maxQueueSize: 2, maxEventsInBatch: 1 }, handler, { path: dir })
+      const told: Array<string> = []
+      for (let i = 1; i <= 6; i++) {
+        engine.accept("track", track(i), (error) => void told.push(`e${i}:${error?.reason._tag ?? "delivered"}`))
+      }
+      // The disk loses the segment the backlog is in (it is still being written, through its open descriptor).
+      for (const name of fs.readdirSync(dir)) if (name.startsWith("segment-")) fs.unlinkSync(path.join(dir, name))
+      yield* release
+      yield* client.flush
+      assert.deepStrictEqual(told, ["e1:delivered", "e2:delivered"], "what was in memory is sent; the rest waits")
+      yield* engine.close()
+      assert.deepStrictEqual(told.slice(2), ["e3", "e4", "e5", "e6"].map((e) => `${e}:OutboxUnavailable`))
+    }))
+
   it.effect("a second client on a directory in use fails, naming the directory", () =>
     Effect.gen(function*() {
       const dir = temporary()

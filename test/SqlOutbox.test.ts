@@ -124,6 +124,28 @@ describe("PostgreSQL outbox", () => {
     assert.strictEqual(await count(table), 0, "delivered rows are deleted")
   })
 
+  it("a flush inside a transaction leaves that transaction's own calls alone: a rollback still sends nothing", async () => {
+    const table = freshTable()
+    const server = await sink()
+    await withClient(
+      table,
+      server.host,
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const analytics = yield* AnalyticsClient.AnalyticsClient
+        const rolledBack = yield* sql.withTransaction(Effect.gen(function*() {
+          yield* analytics.track(track(1))
+          yield* analytics.flush
+          return yield* Effect.fail("the business write failed after the flush")
+        })).pipe(Effect.result)
+        assert.isTrue(Result.isFailure(rolledBack))
+        yield* analytics.track(track(2))
+        yield* analytics.flush
+      })
+    )
+    assert.deepStrictEqual(server.messages().map((m) => m.event), ["e2"])
+  })
+
   it("what close gave up on stays in the table, released, and the next client sends it", async () => {
     const table = freshTable()
     const down = await sink(() => 503)

@@ -4,11 +4,14 @@
  * stays small; the lock admits one client per directory and takes over a stale one.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { fileURLToPath } from "node:url"
 import * as Disk from "../src/internal/outbox/disk.ts"
 import { FileLog, type Options, OutboxInUse, type Position } from "../src/internal/outbox/fileLog.ts"
+import * as Lock from "../src/internal/outbox/lock.ts"
 
 const temporary = () => fs.mkdtempSync(path.join(os.tmpdir(), "outbox-"))
 
@@ -19,7 +22,7 @@ const open = (dir: string, options: Partial<Options> = {}, disk: Disk.Disk = Dis
     maxBytes: 1024 * 1024 * 1024,
     syncAlways: false,
     deadLetter: false,
-    now: () => 0,
+    now: Date.now,
     ...options
   })
 
@@ -163,8 +166,8 @@ describe("file outbox log", () => {
   it("keeps dead letters in dead-letter.ndjson, one message per line", () => {
     const dir = temporary()
     const log = open(dir, { deadLetter: true })
-    log.deadLetter(json(1))
-    log.deadLetter(json(2))
+    log.deadLetter([json(1)])
+    log.deadLetter([json(2)])
     log.close()
     const lines = fs.readFileSync(path.join(dir, "dead-letter.ndjson"), "utf8").trim().split("\n")
     assert.deepStrictEqual(lines.map((line) => JSON.parse(line).event), ["e1", "e2"])
@@ -195,6 +198,77 @@ describe("file outbox log", () => {
     assert.strictEqual(again.corrupt, 1, "the torn part is skipped")
     again.close()
   })
+
+  it("a record whose fsync failed after it was written is never sent: the caller was told it failed", () => {
+    const dir = temporary()
+    const real = Disk.node()
+    let failSync = false
+    const flaky: Disk.Disk = {
+      ...real,
+      fsync: (fd) => {
+        if (!failSync) return real.fsync(fd)
+        failSync = false
+        throw Object.assign(new Error("EIO: i/o error, fsync"), { code: "EIO" })
+      }
+    }
+    const log = open(dir, { syncAlways: true }, flaky)
+    write(log, 1, false)
+    failSync = true
+    assert.throws(() => write(log, 2, false), /EIO/)
+    write(log, 3, false)
+    assert.deepStrictEqual(events(log.take(10)), ["e1", "e3"])
+    log.close()
+    const again = open(dir)
+    assert.deepStrictEqual(events(again.take(10)), ["e1", "e3"], "2 was acked when its write failed")
+    again.close()
+  })
+
+  it("settles records in memory even when writing their acks fails, so their segments are still freed", () => {
+    const dir = temporary()
+    const real = Disk.node()
+    let acksFail = false
+    let acksFd = -1
+    const flaky: Disk.Disk = {
+      ...real,
+      openAppend: (file) => {
+        const fd = real.openAppend(file)
+        if (file.endsWith("acks.log")) acksFd = fd
+        return fd
+      },
+      write: (fd, bytes) => {
+        if (acksFail && fd === acksFd) throw Object.assign(new Error("EIO: i/o error, write"), { code: "EIO" })
+        return real.write(fd, bytes)
+      }
+    }
+    const log = open(dir, { maxBytes: 64 * 1024 }, flaky)
+    const positions: Array<Position> = []
+    while (log.hasRoom(json(positions.length).length)) positions.push(write(log, positions.length, true).position)
+    acksFail = true
+    assert.throws(() => log.ack(positions), /EIO/)
+    acksFail = false
+    assert.isTrue(log.hasRoom(json(0).length), "the settled segments were deleted all the same")
+    log.close()
+  })
+
+  it("does not take nine bytes of garbage for an empty record", () => {
+    const dir = temporary()
+    const log = open(dir)
+    write(log, 1, true)
+    log.close()
+    fs.appendFileSync(path.join(dir, segments(dir)[0]!), Buffer.from([0xa7, 0, 0, 0, 0, 0, 0, 0, 0]))
+    const again = open(dir)
+    assert.deepStrictEqual(events(again.take(10)), ["e1"])
+    assert.strictEqual(again.corrupt, 1)
+    again.close()
+  })
+
+  it("a failed open releases the lock", () => {
+    const dir = temporary()
+    fs.mkdirSync(path.join(dir, "segment-0000000001.log")) // a directory where a segment should be
+    assert.throws(() => open(dir), /EISDIR/)
+    assert.isFalse(fs.existsSync(path.join(dir, "LOCK")))
+    assert.throws(() => open(dir), /EISDIR/, "the same error again, not the lock of this process")
+  })
 })
 
 describe("file outbox lock", () => {
@@ -220,15 +294,79 @@ describe("file outbox lock", () => {
     open(dir).close()
   })
 
-  it("takes over a lock file cut short by a crash", () => {
+  it("takes over a lock file this library did not write (garbage)", () => {
     const dir = temporary()
     fs.writeFileSync(path.join(dir, "LOCK"), "{\"pid\":")
     open(dir).close()
   })
 
-  it("counts a lock of another host as held: its process cannot be checked from here", () => {
+  it("takes over a lock from before a reboot, and one whose pid now runs another process", () => {
     const dir = temporary()
-    fs.writeFileSync(path.join(dir, "LOCK"), JSON.stringify({ pid: 1, host: "another-host", since: "" }))
+    // A live pid (this process's parent), but the lock says another boot, then another start time.
+    const lock = { pid: process.ppid, host: os.hostname(), since: "" }
+    fs.writeFileSync(path.join(dir, "LOCK"), JSON.stringify({ ...lock, boot: "a boot before this one" }))
+    open(dir).close()
+    fs.writeFileSync(path.join(dir, "LOCK"), JSON.stringify({ ...lock, start: "1" }))
+    open(dir).close()
+    // The same process, as it is: held.
+    fs.writeFileSync(path.join(dir, "LOCK"), JSON.stringify({ ...lock, start: Disk.node().processStart(process.ppid) }))
+    assert.throws(() => open(dir), OutboxInUse)
+  })
+
+  it("counts a lock of another host as held while it is refreshed, and stale a minute after", () => {
+    const dir = temporary()
+    const file = path.join(dir, "LOCK")
+    fs.writeFileSync(file, JSON.stringify({ pid: 1, host: "another-host", since: "" }))
     assert.throws(() => open(dir), OutboxInUse, /another-host/)
+    const twoMinutesAgo = new Date(Date.now() - 120_000)
+    fs.utimesSync(file, twoMinutesAgo, twoMinutesAgo)
+    open(dir).close()
+  })
+
+  it("a takeover that finds the stale lock already taken over puts the live lock back and gives up", () => {
+    const dir = temporary()
+    fs.writeFileSync(path.join(dir, "LOCK"), JSON.stringify({ pid: 2 ** 22 + 1, host: os.hostname(), since: "" }))
+    const real = Disk.node()
+    // Two processes on this machine, both alive.
+    const alive = (pid: number) => pid === 111_111 || pid === 222_222
+    const first: Disk.Disk = { ...real, pid: 111_111, isAlive: alive, processStart: () => undefined }
+    let firstLock: Lock.Lock | undefined
+    // The second reads the stale lock, and before it acts on it the first takes the directory over.
+    const second: Disk.Disk = {
+      ...real,
+      pid: 222_222,
+      isAlive: alive,
+      processStart: () => undefined,
+      readText: (file) => {
+        const text = real.readText(file)
+        if (firstLock === undefined && file.endsWith("LOCK")) firstLock = Lock.acquire(first, dir, Date.now)
+        return text
+      }
+    }
+    assert.throws(() => Lock.acquire(second, dir, Date.now), Lock.OutboxInUse, /process 111111/)
+    assert.strictEqual(JSON.parse(fs.readFileSync(path.join(dir, "LOCK"), "utf8")).pid, 111_111, "the first keeps it")
+    firstLock!.release()
+  })
+
+  it("of processes racing to take over a stale lock, exactly one wins", async () => {
+    const dir = temporary()
+    fs.writeFileSync(path.join(dir, "LOCK"), JSON.stringify({ pid: 2 ** 22 + 1, host: os.hostname(), since: "" }))
+    const racer = fileURLToPath(new URL("fixtures/outbox-lock-racer.ts", import.meta.url))
+    const children = Array.from({ length: 6 }, () => spawn(process.execPath, [racer, dir], { stdio: "pipe" }))
+    const line = (child: (typeof children)[number]) =>
+      new Promise<string>((resolve) => child.stdout.once("data", (chunk: Buffer) => resolve(chunk.toString().trim())))
+    try {
+      // All loaded, then all told at once; each holds what it got until its stdin closes.
+      await Promise.all(children.map(line))
+      const results = await Promise.all(children.map((child) => {
+        const result = line(child)
+        child.stdin.write("go\n")
+        return result
+      }))
+      assert.strictEqual(results.filter((r) => r === "won").length, 1, results.join(", "))
+      assert.strictEqual(results.filter((r) => r === "in use").length, 5, results.join(", "))
+    } finally {
+      for (const child of children) child.stdin.end()
+    }
   })
 })

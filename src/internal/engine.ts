@@ -144,6 +144,7 @@ export const make = Effect.fnUntraced(function*(
   let closing = false
   // Closing, or the batcher died: no call is accepted any more.
   let stopped = false
+  let batcherDied = false
   const now = () => clock.currentTimeMillisUnsafe()
 
   const fileOutbox = options.outbox?._tag === "File" ? options.outbox : undefined
@@ -163,8 +164,11 @@ export const make = Effect.fnUntraced(function*(
   )
   // Opened once the dispatcher exists: it hands claimed rows to it.
   let sqlDrain: SqlDrain.Drain | undefined
-  // Whether the backlog is still this client's to hand out: not once close gave up or ended, or the batcher died.
+  // Whether the backlog is still this client's to hand out: not once close gave up or ended, the backlog could not
+  // be read, or the batcher died.
   let handingOut = true
+  // Why the backlog stopped being handed out before close, when it did: its callbacks are told at close.
+  let backlogStopped: AnalyticsError | undefined
   // The highest `seq` a flush waits for: backlog messages handed out up to it are sent at once, not on the interval.
   let flushWanted = 0
   const backlogWaiters: Array<Deferred.Deferred<void>> = []
@@ -176,8 +180,9 @@ export const make = Effect.fnUntraced(function*(
     try {
       envelopes = journal.take(ledger.capacity - ledger.size, now())
     } catch (error) {
-      outboxTrouble("read its backlog; what is left in it is sent by the next client that opens it", error)
-      handingOut = false
+      const what = "read its backlog; what is left in it is sent by the next client that opens it"
+      outboxTrouble(what, error)
+      stopHandingOut(outboxUnavailable(`it failed to ${what}: ${error instanceof Error ? error.message : error}`))
       envelopes = []
     }
     for (const envelope of envelopes) {
@@ -185,9 +190,18 @@ export const make = Effect.fnUntraced(function*(
       dispatcher.offer(envelope)
     }
     if (envelopes.length > 0 && flushWanted > ledger.lastSeq - envelopes.length) dispatcher.offerFlush()
-    if (journal.backlog === 0 || !handingOut) {
+    if (journal.backlog === 0) {
       for (const waiter of backlogWaiters.splice(0)) Deferred.doneUnsafe(waiter, Effect.void)
     }
+  }
+
+  /** The backlog stays on disk from now on: flushes stop waiting for it, and so does close. */
+  const stopHandingOut = (reason: AnalyticsError) => {
+    if (!handingOut) return
+    handingOut = false
+    backlogStopped = reason
+    ledger.capFlushes()
+    for (const waiter of backlogWaiters.splice(0)) Deferred.doneUnsafe(waiter, Effect.void)
   }
 
   /** Completes once the backlog is handed out (or will not be any more). */
@@ -279,16 +293,14 @@ export const make = Effect.fnUntraced(function*(
     // defect, and the client accepts no more calls.
     onDefect: (defect) => {
       stopped = true
-      handingOut = false
+      batcherDied = true
       ledger.close()
       const description = `the batcher stopped on an unexpected defect: ${
         defect instanceof Error ? defect.message : String(defect)
       }${options.outbox === undefined ? "" : "; the messages are kept in the outbox for the next client"}`
-      settle(
-        ledger.held(),
-        new AnalyticsError({ reason: new TransportError({ description }) }),
-        options.outbox !== undefined
-      )
+      const error = new AnalyticsError({ reason: new TransportError({ description }) })
+      stopHandingOut(error)
+      settle(ledger.held(), error, options.outbox !== undefined)
     },
     send: (batch) =>
       Effect.suspend(() => {
@@ -300,6 +312,7 @@ export const make = Effect.fnUntraced(function*(
   if (sqlOutbox !== undefined) {
     sqlDrain = yield* sqlOutbox.open({
       room: () => ledger.capacity - ledger.size,
+      stopped: () => batcherDied,
       adopt: (rows, urgent) => {
         const at = now()
         for (const row of rows) {
@@ -453,13 +466,39 @@ export const make = Effect.fnUntraced(function*(
   const flush = Effect.suspend(() => {
     // PostgreSQL: every row inserted so far (by anyone) that no other drainer holds is claimed and settled.
     if (sqlDrain !== undefined) return stopped ? settledSoFar : sqlDrain.drain(settledSoFar)
-    const seq = lastAccepted()
+    const seq = handingOut ? lastAccepted() : ledger.lastSeq
     flushWanted = Math.max(flushWanted, seq)
     if (!stopped) dispatcher.offerFlush()
     return ledger.settledThrough(seq)
   })
 
   const closed = Deferred.makeUnsafe<void>()
+  // With an outbox, what close cannot send is kept for the next client rather than given up.
+  const keeps = options.outbox !== undefined
+
+  const flushTimeout = (timeoutMillis: number, last: AnalyticsError | undefined) =>
+    new AnalyticsError({
+      reason: new FlushTimeout({
+        timeoutMillis,
+        ...(last === undefined ? {} : { lastError: last.message }),
+        ...(keeps ? { kept: true } : {})
+      })
+    })
+
+  /** The backlog stays on disk: callers waiting on its messages are told why; the rest are counted and logged once. */
+  const keepBacklog = (backlog: Journal, reason: AnalyticsError) => {
+    handingOut = false
+    const awaited = backlog.awaited()
+    for (const envelope of awaited) ledger.add(envelope)
+    settle(awaited, reason, true)
+    const onDiskOnly = backlog.backlog - awaited.length
+    if (onDiskOnly === 0) return
+    count(AnalyticsMetrics.kept, onDiskOnly)
+    reporter.once(
+      "outbox kept",
+      `${onDiskOnly} messages waiting on disk in the outbox in ${backlog.directory} were not sent before close: they stay there for the next client that opens it`
+    )
+  }
 
   const close = (timeoutMillis: number): Effect.Effect<void> =>
     Effect.suspend(() => {
@@ -487,37 +526,18 @@ export const make = Effect.fnUntraced(function*(
         yield* dispatcher.stop
         if (Option.isNone(finished)) {
           handingOut = false
-          // With an outbox, nothing is given up: what is left stays in it for the next client. Those of the backlog
-          // whose caller waits on a callback are told so with the rest.
-          const awaited = journal?.awaited(now()) ?? []
-          for (const envelope of awaited) ledger.add(envelope)
           // Queued, batched, waiting for a slot or in flight: the ledger has them all. Each is told what its last
-          // attempt got, if one had finished.
+          // attempt got, if one had finished. With an outbox, nothing is given up: it stays for the next client.
           const byLastError = new Map<AnalyticsError | undefined, Array<Envelope>>()
           for (const envelope of ledger.held()) {
             const part = byLastError.get(envelope.lastError)
             if (part === undefined) byLastError.set(envelope.lastError, [envelope])
             else part.push(envelope)
           }
-          for (const [last, part] of byLastError) {
-            const reason = new FlushTimeout({
-              timeoutMillis,
-              ...(last === undefined ? {} : { lastError: last.message }),
-              ...(options.outbox === undefined ? {} : { kept: true })
-            })
-            settle(part, new AnalyticsError({ reason }), options.outbox !== undefined)
-          }
-          // The rest of the backlog: no callback waits on them, so they are counted and logged once.
-          const onDiskOnly = (journal?.backlog ?? 0) - awaited.length
-          if (onDiskOnly > 0) {
-            count(AnalyticsMetrics.kept, onDiskOnly)
-            reporter.once(
-              "outbox kept",
-              `${onDiskOnly} messages waiting on disk in the outbox in ${
-                journal!.directory
-              } were not sent before the close timeout: they stay there for the next client that opens it`
-            )
-          }
+          for (const [last, part] of byLastError) settle(part, flushTimeout(timeoutMillis, last), keeps)
+        }
+        if (journal !== undefined && journal.backlog > 0) {
+          keepBacklog(journal, backlogStopped ?? flushTimeout(timeoutMillis, undefined))
         }
         // Nothing is settled any more: a flush still waiting (for messages kept in the outbox) returns, and what is
         // kept on disk is no longer this client's.

@@ -24,7 +24,7 @@ export interface Entry {
 }
 
 interface Waiter {
-  readonly seq: number
+  seq: number
   readonly done: Deferred.Deferred<void>
 }
 
@@ -150,6 +150,12 @@ export class Ledger<E extends Entry> {
   passRoom(): void {
     const next = this.#roomWaiters.shift()
     if (next !== undefined) Deferred.doneUnsafe(next, Effect.void)
+  }
+
+  /** No entry will be added after the last one (the outbox's backlog stays on disk): flushes wait for it at most. */
+  capFlushes(): void {
+    for (const waiter of this.#flushes) waiter.seq = Math.min(waiter.seq, this.#lastSeq)
+    this.notify(0)
   }
 
   /** Nothing will be settled any more (what is left was kept for later): flushes stop waiting. */

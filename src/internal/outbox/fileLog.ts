@@ -7,8 +7,8 @@
  * - `acks.log`: the same framing, each payload a segment number and a record offset (u32 LE each): the records that
  *   have a final outcome. It is rewritten without the acks of deleted segments at every open.
  * - A segment is deleted once every record in it is settled and the reader has passed it.
- * - `LOCK`: the process that owns the directory (`{ pid, host, since }`). A lock whose process is gone (same host)
- *   is taken over; a live one refuses the second client.
+ * - `LOCK`: the process that owns the directory (see `lock.ts`): a live one refuses a second client, a stale one is
+ *   taken over.
  * - `dead-letter.ndjson` (with `deadLetter`): messages that finally failed, one JSON per line, for a re-send.
  *
  * The reader follows the writer. Records the engine had no room for stay on disk (the backlog) and are handed out
@@ -20,6 +20,9 @@
  */
 import { crc32c } from "../crc32c.ts"
 import type { Disk } from "./disk.ts"
+import * as Lock from "./lock.ts"
+
+export { OutboxInUse } from "./lock.ts"
 
 export interface Options {
   readonly path: string
@@ -49,27 +52,15 @@ export interface StoredRecord {
   readonly bytes: number
 }
 
-/** Another live process holds the directory. */
-export class OutboxInUse extends Error {
-  override readonly name = "OutboxInUse"
-}
-
 const MAGIC = 0xa7
 const HEADER = 9
 const ACK_RECORD = HEADER + 8
 /** `acks.log` is rewritten once it is this large and mostly about deleted segments. */
 const ACKS_COMPACT_BYTES = 1024 * 1024
-const LOCK = "LOCK"
 const ACKS = "acks.log"
 const DEAD_LETTER = "dead-letter.ndjson"
 const segmentName = (id: number) => `segment-${String(id).padStart(10, "0")}.log`
 const segmentPattern = /^segment-(\d{10})\.log$/
-
-/** The directories this process holds, shared by every copy of this module (ESM and CommonJS may both be loaded). */
-const lockedHere = (): Set<
-  string
-> => ((globalThis as Record<symbol, Set<string> | undefined>)[lockRegistry] ??= new Set<string>())
-const lockRegistry = Symbol.for("cdp-analytics-effect/outbox/locked")
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
@@ -94,7 +85,8 @@ const parse = (
   while (at + HEADER <= bytes.length) {
     const length = view.getUint32(at + 1, true)
     const end = at + HEADER + length
-    const valid = bytes[at] === MAGIC && end <= bytes.length &&
+    // An empty payload is never written: nine zero-like bytes of garbage must not pass as a record.
+    const valid = bytes[at] === MAGIC && length > 0 && end <= bytes.length &&
       view.getUint32(at + 5, true) === crc32c(bytes, at + HEADER, end)
     if (valid) {
       records.push([at, bytes.subarray(at + HEADER, end)])
@@ -159,7 +151,10 @@ export class FileLog {
   #acks = 0
   #liveAcks = 0
   readonly #segmentBytes: number
+  readonly #lock: Lock.Lock
   #dirty = false
+  /** Files were created, renamed or deleted since the directory was last synced. */
+  #entriesChanged = false
   #closed = false
   /** Records skipped at open because their checksum failed (torn or damaged). */
   readonly corrupt: number
@@ -173,7 +168,20 @@ export class FileLog {
     this.#segmentBytes = Math.min(options.segmentBytes, Math.floor(options.maxBytes / 4))
     this.#dir = disk.resolve(options.path)
     disk.mkdir(this.#dir)
-    this.#lock()
+    this.#lock = Lock.acquire(disk, this.#dir, options.now)
+    try {
+      const { corrupt, replayed } = this.#recover()
+      this.corrupt = corrupt
+      this.replayed = replayed
+    } catch (error) {
+      this.#release()
+      throw error
+    }
+  }
+
+  /** Reads what is on disk: the acks, then every segment; what has no ack is the backlog. */
+  #recover(): { readonly corrupt: number; readonly replayed: number } {
+    const disk = this.#disk
     const acks = new Map<number, Set<number>>()
     let corrupt = 0
     const ackBytes = this.#readWhole(ACKS)
@@ -220,10 +228,9 @@ export class FileLog {
       replayed += pending.length
       this.#backlog += pending.length
     }
-    this.corrupt = corrupt
-    this.replayed = replayed
     this.#rewriteAcks()
     this.#startSegment(lastId + 1)
+    return { corrupt, replayed }
   }
 
   /** Opens the directory, taking its lock; throws `OutboxInUse` if a live process holds it. */
@@ -240,6 +247,7 @@ export class FileLog {
     return this.#bytes
   }
 
+  /** Whether a record fits in `maxBytes`; when full, a settled active segment is begun anew (freeing it) first. */
   hasRoom(payloadBytes: number): boolean {
     if (this.#bytes + HEADER + payloadBytes <= this.#options.maxBytes) return true
     // The segment being written may be all settled: begun anew, it is deleted and its bytes are free.
@@ -263,14 +271,13 @@ export class FileLog {
     encoder.encodeInto(json, framed.subarray(HEADER))
     seal(framed, 0, bytes)
     const offset = this.#active.size
+    let written = false
     try {
       this.#disk.write(this.#activeFd, framed)
+      written = true
       if (this.#options.syncAlways) this.#disk.fsync(this.#activeFd)
     } catch (error) {
-      // Part of the record may be on disk: later records go to a new segment, so every offset stays true (a
-      // reopen skips the torn part by its checksum).
-      this.#active.size += framed.length
-      this.#startSegment(this.#active.id + 1)
+      this.#failedAppend(offset, framed.length, written)
       throw error
     }
     if (!this.#options.syncAlways) this.#markDirty()
@@ -290,9 +297,11 @@ export class FileLog {
     const out: Array<StoredRecord> = []
     for (const segment of this.#segments) {
       while (out.length < max && segment.next < segment.pending.length) {
-        const offset = segment.pending[segment.next++]!
-        this.#backlog--
+        const offset = segment.pending[segment.next]!
         const payload = this.#readRecord(segment, offset)
+        // Handed out only once read: a read that fails leaves the record in the backlog.
+        segment.next++
+        this.#backlog--
         out.push({ position: { segment: segment.id, offset }, json: decoder.decode(payload), bytes: payload.length })
       }
       if (out.length >= max) break
@@ -301,18 +310,13 @@ export class FileLog {
     return out
   }
 
-  /** One record, wherever it is, without handing it out (for reporting on it). */
-  read(position: Position): StoredRecord {
-    const segment = this.#byId.get(position.segment)
-    if (segment === undefined) throw new Error(`no segment ${position.segment} in the outbox`)
-    const payload = this.#readRecord(segment, position.offset)
-    return { position, json: decoder.decode(payload), bytes: payload.length }
-  }
-
-  /** Marks records settled; a segment whose records are all settled is deleted. */
+  /**
+   * Marks records settled; a segment whose records are all settled is deleted. The records are settled in memory
+   * even if writing the acks fails (then thrown): their segments are still freed, and at worst a record whose
+   * segment outlives the process is sent again, with its messageId.
+   */
   ack(positions: ReadonlyArray<Position>): void {
     if (positions.length === 0) return
-    this.#disk.write(this.#acksFd, ackRecords(positions))
     for (const position of positions) {
       const segment = this.#byId.get(position.segment)
       if (segment === undefined) continue
@@ -321,46 +325,97 @@ export class FileLog {
     }
     this.#acks += positions.length
     this.#liveAcks += positions.length
-    this.#markDirty()
-    this.#collect()
+    try {
+      this.#disk.write(this.#acksFd, ackRecords(positions))
+      if (this.#options.syncAlways) this.#disk.fsync(this.#acksFd)
+      else this.#markDirty()
+    } finally {
+      this.#collect()
+    }
     if (this.#acks * ACK_RECORD > ACKS_COMPACT_BYTES && this.#liveAcks * 2 < this.#acks) this.#rewriteAcks()
   }
 
-  /** Keeps a message that finally failed in `dead-letter.ndjson`, for a re-send. */
-  deadLetter(json: string): void {
-    if (this.#deadLetterFd === -1) this.#deadLetterFd = this.#disk.openAppend(this.#disk.join(this.#dir, DEAD_LETTER))
-    this.#disk.write(this.#deadLetterFd, encoder.encode(`${json}\n`))
-    this.#markDirty()
+  /**
+   * Keeps messages that finally failed in `dead-letter.ndjson`, for a re-send. Forced to disk before it returns:
+   * their acks follow, and must never be on disk without them.
+   */
+  deadLetter(jsons: ReadonlyArray<string>): void {
+    if (this.#deadLetterFd === -1) {
+      this.#deadLetterFd = this.#disk.openAppend(this.#disk.join(this.#dir, DEAD_LETTER))
+      this.#entriesChanged = true
+    }
+    this.#disk.write(this.#deadLetterFd, encoder.encode(jsons.map((json) => `${json}\n`).join("")))
+    this.#disk.fsync(this.#deadLetterFd)
+    this.#syncEntries()
   }
 
   get deadLetters(): boolean {
     return this.#options.deadLetter
   }
 
-  /** fsyncs what was written since the last sync. */
+  /** fsyncs what was written since the last sync, and the directory if files came or went. */
   sync(): void {
-    if (!this.#dirty || this.#closed) return
-    this.#dirty = false
-    this.#disk.fsync(this.#activeFd)
-    this.#disk.fsync(this.#acksFd)
-    if (this.#deadLetterFd !== -1) this.#disk.fsync(this.#deadLetterFd)
+    if (this.#closed) return
+    if (this.#dirty) {
+      this.#dirty = false
+      this.#disk.fsync(this.#activeFd)
+      this.#disk.fsync(this.#acksFd)
+    }
+    if (this.#entriesChanged) {
+      this.#entriesChanged = false
+      this.#disk.fsyncDirectory(this.#dir)
+    }
   }
 
-  get dirty(): boolean {
-    return this.#dirty
+  /** Tells other machines this process still holds the directory (see `lock.ts`). */
+  heartbeat(): void {
+    if (!this.#closed) this.#lock.heartbeat()
   }
 
-  /** Syncs, closes every file and releases the lock. What is unsettled stays for the next open. */
+  /** Syncs, closes every file and releases the lock, even if syncing fails. What is unsettled stays for the next open. */
   close(): void {
     if (this.#closed) return
-    this.sync()
-    this.#closed = true
+    try {
+      this.sync()
+    } finally {
+      this.#closed = true
+      if (this.#active.unsettled === 0 && this.#active.size === 0) this.#disk.unlink(this.#active.file)
+      this.#release()
+    }
+  }
+
+  /** Closes every file and gives up the lock. */
+  #release(): void {
     for (const fd of [this.#activeFd, this.#acksFd, this.#deadLetterFd, this.#readFd]) {
       if (fd !== -1) this.#disk.close(fd)
     }
-    if (this.#active.unsettled === 0 && this.#active.size === 0) this.#disk.unlink(this.#active.file)
-    this.#disk.unlink(this.#disk.join(this.#dir, LOCK))
-    lockedHere().delete(this.#dir)
+    this.#lock.release()
+  }
+
+  /**
+   * A write that failed may have left part of the record (or, if only its fsync failed, all of it) on disk. Later
+   * records go to a new segment, so every offset stays true; a whole record is acked, so it is never sent; a torn
+   * one is skipped by its checksum at the next open.
+   */
+  #failedAppend(offset: number, length: number, written: boolean): void {
+    this.#active.size += length
+    this.#bytes += length
+    try {
+      if (written) {
+        this.#active.unsettled++
+        this.ack([{ segment: this.#active.id, offset }])
+      }
+      this.#startSegment(this.#active.id + 1)
+    } catch {
+      // The disk refuses: the caller is told of the first failure; the next call tries again.
+    }
+  }
+
+  /** With `syncAlways`, file creations and renames are made durable at once; otherwise at the next sync. */
+  #syncEntries(): void {
+    if (!this.#options.syncAlways || !this.#entriesChanged) return
+    this.#entriesChanged = false
+    this.#disk.fsyncDirectory(this.#dir)
   }
 
   #markDirty(): void {
@@ -390,6 +445,8 @@ export class FileLog {
     this.#active = { id, file, size: 0, unsettled: 0, pending: [], next: 0, acked: [] }
     this.#add(this.#active)
     this.#activeFd = this.#disk.openAppend(file)
+    this.#entriesChanged = true
+    this.#syncEntries()
     this.#collect()
   }
 
@@ -400,6 +457,7 @@ export class FileLog {
       if (!this.#isDone(segment)) continue
       if (segment === this.#readSegment) this.#closeReader()
       this.#disk.unlink(segment.file)
+      this.#entriesChanged = true
       this.#segments.splice(i--, 1)
       this.#byId.delete(segment.id)
       this.#bytes -= segment.size
@@ -471,50 +529,11 @@ export class FileLog {
     this.#disk.fsync(fd)
     this.#disk.close(fd)
     this.#disk.rename(temporary, file)
+    this.#entriesChanged = true
+    this.#syncEntries()
     if (this.#acksFd !== -1) this.#disk.close(this.#acksFd)
     this.#acksFd = this.#disk.openAppend(file)
     this.#acks = acked.length
     this.#liveAcks = acked.length
-  }
-
-  #lock(): void {
-    const file = this.#disk.join(this.#dir, LOCK)
-    const since = new Date(this.#options.now()).toISOString()
-    const owner = JSON.stringify({ pid: this.#disk.pid, host: this.#disk.hostname(), since })
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const fd = this.#disk.createExclusive(file)
-      if (fd !== undefined) {
-        this.#disk.write(fd, encoder.encode(owner))
-        this.#disk.close(fd)
-        lockedHere().add(this.#dir)
-        return
-      }
-      const held = this.#disk.readText(file)
-      let holder: { readonly pid?: unknown; readonly host?: unknown; readonly since?: unknown } = {}
-      try {
-        holder = JSON.parse(held ?? "{}")
-      } catch {
-        // A lock file cut short by a crash while it was written: nobody holds it.
-      }
-      const sameHost = holder.host === this.#disk.hostname()
-      const alive = typeof holder.pid !== "number"
-        ? false
-        : !sameHost
-        ? true // another host: it cannot be checked, so it counts as held
-        : holder.pid === this.#disk.pid
-        // This process's own pid: held only if this process locked it (a container restarts with the same pid).
-        ? lockedHere().has(this.#dir)
-        : this.#disk.isAlive(holder.pid)
-      if (alive) {
-        throw new OutboxInUse(
-          `process ${String(holder.pid)} on ${String(holder.host)} holds it (since ${
-            String(holder.since)
-          }), and a directory serves one client at a time`
-        )
-      }
-      // Stale: its process is gone. Taken over.
-      this.#disk.unlink(file)
-    }
-    throw new OutboxInUse("its lock was taken by another process while this one took over a stale lock")
   }
 }

@@ -2,19 +2,20 @@
  * The file outbox as the engine sees it: messages in, envelopes out, outcomes recorded.
  *
  * A written message is handed straight back as an envelope when the engine has room for it and nothing older waits
- * on disk; otherwise it joins the backlog, and its callback waits here until {@link Journal.take} reads it back.
+ * on disk; otherwise it joins the backlog and is read back by {@link Journal.take}. A backlog message whose caller
+ * waits on a callback is also kept here, envelope and all: its callback must be told, even if its record cannot be
+ * read back.
  * Every disk operation may throw (a full disk, an I/O error): the engine decides what each failure means.
  */
 import { Envelope, type MessageCallback } from "../envelope.ts"
 import type { FileLog, Position } from "./fileLog.ts"
 
-// Segments are numbered from 1 and offsets are below 2^32: one number names a record.
-const keyOf = (position: Position): number => position.segment * 0x1_0000_0000 + position.offset
+const keyOf = (position: Position): string => `${position.segment}:${position.offset}`
 
 export class Journal {
   readonly log: FileLog
-  /** Callbacks of messages in the backlog. */
-  readonly #waiting = new Map<number, { readonly position: Position; readonly callback: MessageCallback }>()
+  /** Messages of the backlog with a callback. */
+  readonly #waiting = new Map<string, Envelope>()
 
   constructor(log: FileLog) {
     this.log = log
@@ -42,9 +43,11 @@ export class Journal {
     handOut: boolean
   ): Envelope | undefined {
     const { handedOut, position } = this.log.append(json, bytes, handOut)
-    if (handedOut) return new Envelope(json, bytes, now, callback, position)
-    if (callback !== undefined) this.#waiting.set(keyOf(position), { position, callback })
-    return undefined
+    const envelope = handedOut || callback !== undefined
+      ? new Envelope(json, bytes, now, callback, position)
+      : undefined
+    if (!handedOut && envelope !== undefined) this.#waiting.set(keyOf(position), envelope)
+    return handedOut ? envelope : undefined
   }
 
   /** Up to `max` messages of the backlog, oldest first, read back from disk. */
@@ -52,8 +55,9 @@ export class Journal {
     return this.log.take(max).map((record) => {
       const key = keyOf(record.position)
       const waiting = this.#waiting.get(key)
-      if (waiting !== undefined) this.#waiting.delete(key)
-      return new Envelope(record.json, record.bytes, now, waiting?.callback, record.position)
+      if (waiting === undefined) return new Envelope(record.json, record.bytes, now, undefined, record.position)
+      this.#waiting.delete(key)
+      return waiting
     })
   }
 
@@ -62,16 +66,13 @@ export class Journal {
    * dead-letter file.
    */
   settle(envelopes: ReadonlyArray<Envelope>, failed: boolean): void {
-    if (failed && this.log.deadLetters) { for (const envelope of envelopes) this.log.deadLetter(envelope.json) }
+    if (failed && this.log.deadLetters) this.log.deadLetter(envelopes.map((envelope) => envelope.json))
     this.log.ack(envelopes.map((envelope) => envelope.position as Position))
   }
 
   /** The backlog's messages that have a callback: at close, they are told they were kept. They stay on disk. */
-  awaited(now: number): Array<Envelope> {
-    const out = [...this.#waiting.values()].map(({ callback, position }) => {
-      const record = this.log.read(position)
-      return new Envelope(record.json, record.bytes, now, callback, position)
-    })
+  awaited(): Array<Envelope> {
+    const out = [...this.#waiting.values()]
     this.#waiting.clear()
     return out
   }

@@ -11,6 +11,7 @@ import { AnalyticsError, OutboxUnavailable } from "../../AnalyticsError.ts"
 import type * as Outbox from "../../Outbox.ts"
 import * as Disk from "./disk.ts"
 import { FileLog } from "./fileLog.ts"
+import * as Lock from "./lock.ts"
 
 const describe = (error: unknown): string => error instanceof Error ? error.message : String(error)
 
@@ -62,5 +63,15 @@ export const file = (
       )
       yield* Effect.forkScoped(Effect.forever(syncLater))
     }
+    // Another machine sharing the volume judges the lock by its age.
+    yield* Effect.forkScoped(
+      Effect.sync(() => {
+        try {
+          fileLog.heartbeat()
+        } catch (error) {
+          report(`refreshing its lock failed: ${describe(error)}`)
+        }
+      }).pipe(Effect.delay(Duration.millis(Lock.heartbeatMillis)), Effect.forever)
+    )
     return fileLog
   })

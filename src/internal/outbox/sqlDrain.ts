@@ -15,6 +15,7 @@
  * database cannot be reached, every operation is retried with backoff; a row whose delete was lost is sent again
  * after its lease, with the same messageId.
  */
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -39,6 +40,8 @@ export interface Row {
 export interface Hooks {
   /** How many more messages the engine can hold now. */
   readonly room: () => number
+  /** The engine can send no more (its batcher died): stop claiming. */
+  readonly stopped: () => boolean
   /** Claimed rows, oldest first, for the engine to send; `urgent`: a flush or close waits for them. */
   readonly adopt: (rows: ReadonlyArray<Row>, urgent: boolean) => void
   /** A database operation failed; `what` says what it means for the messages. */
@@ -71,12 +74,9 @@ export type Open = (hooks: Hooks) => Effect.Effect<Drain, never, Scope.Scope>
 
 type Settings = Omit<Outbox.Sql, "open">
 
-const maxBackoff = Duration.seconds(30)
 /** From 200 ms, doubling, at most 30 s: a database that is down is not hammered, and one that is back is soon used. */
-const backoff = (failures: number): Duration.Duration =>
-  Duration.min(Duration.millis(200 * 2 ** Math.min(failures, 16)), maxBackoff)
 const retryBackoff = Schedule.exponential("200 millis", 2).pipe(
-  Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, maxBackoff)))
+  Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, Duration.seconds(30))))
 )
 
 /** Creates the tables and index when missing; serialized by an advisory lock, so many processes may start at once. */
@@ -133,6 +133,13 @@ const open = (sql: SqlClient.SqlClient, settings: Settings, hooks: Hooks) =>
     const table = sql.literal(settings.table)
     const deadLetters = sql.literal(`${settings.table}_dead_letter`)
     const owner = crypto.randomUUID()
+    // The drain's own statements run outside any transaction of a caller (a flush inside sql.withTransaction must
+    // not claim on the caller's connection, nor see its uncommitted rows).
+    const outsideTransactions = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+      Effect.updateContext(
+        effect,
+        (context: Context.Context<R>) => Context.omit(sql.transactionService)(context) as Context.Context<R>
+      )
     const lease = sql.literal(`${settings.leaseMillis} * interval '1 millisecond'`)
     // One claim at a time: the claimer's and a flush's would otherwise race for the same room.
     const claiming = yield* Semaphore.make(1)
@@ -140,6 +147,7 @@ const open = (sql: SqlClient.SqlClient, settings: Settings, hooks: Hooks) =>
     const writing = yield* Semaphore.make(1)
     const wakeups = yield* Queue.dropping<void>(1)
     const written = yield* Queue.dropping<void>(1)
+    // Rows claimed whose outcome is not yet written: their leases are renewed until it is.
     let held = 0
     // Outcomes recorded and not yet written.
     let toDelete: Array<bigint> = []
@@ -148,9 +156,12 @@ const open = (sql: SqlClient.SqlClient, settings: Settings, hooks: Hooks) =>
 
     const wake = () => void Queue.offerUnsafe(wakeups, undefined)
 
-    /** Claims up to `max` available rows (up to `through`, if given) and gives them to the engine; how many. */
+    /**
+     * Claims up to `max` available rows (up to `through`, if given) and gives them to the engine; how many. A claim
+     * that committed is always handed over: an interruption waits for it, so no row is left leased and unsent.
+     */
     const claim = (max: number, through: bigint | undefined, urgent: boolean) =>
-      claiming.withPermits(1)(Effect.gen(function*() {
+      claiming.withPermits(1)(Effect.uninterruptible(Effect.gen(function*() {
         const upTo = through === undefined ? sql.literal("") : sql`AND id <= ${through}`
         const rows = yield* sql<{ readonly id: bigint; readonly message: string }>`
           UPDATE ${table} SET lease_owner = ${owner}, lease_until = now() + ${lease}, attempts = attempts + 1
@@ -167,23 +178,18 @@ const open = (sql: SqlClient.SqlClient, settings: Settings, hooks: Hooks) =>
         held += claimed.length
         hooks.adopt(claimed, urgent)
         return claimed.length
-      }))
+      }))).pipe(outsideTransactions)
 
     // Claims while there is room and there are rows; otherwise waits to be woken, or polls for other producers' rows.
     const claimer = Effect.gen(function*() {
-      let failures = 0
-      while (true) {
+      while (!hooks.stopped()) {
         const room = hooks.room()
         if (room > 0) {
-          const claimed = yield* Effect.result(claim(room, undefined, false))
-          if (claimed._tag === "Failure") {
-            hooks.trouble("claim rows; it tries again", claimed.failure)
-            failures++
-            yield* Effect.sleep(backoff(failures))
-            continue
-          }
-          failures = 0
-          if (claimed.success === room) continue // there may be more
+          const claimed = yield* claim(room, undefined, false).pipe(
+            Effect.tapError((error) => Effect.sync(() => hooks.trouble("claim rows; it tries again", error))),
+            Effect.retry(retryBackoff)
+          )
+          if (claimed === room) continue // there may be more
         }
         yield* Effect.timeoutOption(Queue.take(wakeups), Duration.millis(settings.pollIntervalMillis))
       }
@@ -200,7 +206,7 @@ const open = (sql: SqlClient.SqlClient, settings: Settings, hooks: Hooks) =>
         )
     )
 
-    /** Writes the recorded outcomes; what fails is put back for the next attempt. */
+    /** Writes the recorded outcomes; what fails is put back for the next attempt (leases are renewed meanwhile). */
     const writeOutcomes = writing.withPermits(1)(Effect.suspend(() => {
       const [deletes, dead, releases] = [toDelete, toDeadLetter, toRelease]
       if (deletes.length + dead.length + releases.length === 0) return Effect.void
@@ -218,6 +224,7 @@ const open = (sql: SqlClient.SqlClient, settings: Settings, hooks: Hooks) =>
           yield* sql`UPDATE ${table} SET lease_owner = NULL, lease_until = NULL
             WHERE id = ANY(${releases}) AND lease_owner = ${owner}`
         }
+        held -= deletes.length + dead.length + releases.length
       }).pipe(
         Effect.onError(() =>
           Effect.sync(() => {
@@ -229,14 +236,12 @@ const open = (sql: SqlClient.SqlClient, settings: Settings, hooks: Hooks) =>
       )
     }))
 
+    // Woken by settles; a failed write is retried on its own, not at the next settle.
     const writer = Queue.take(written).pipe(
-      Effect.andThen(writeOutcomes),
-      Effect.tapError((error) =>
-        Effect.sync(() =>
-          hooks.trouble("record outcomes; it tries again, and meanwhile those messages may be sent twice", error)
-        )
-      ),
-      Effect.retry(retryBackoff),
+      Effect.andThen(writeOutcomes.pipe(
+        Effect.tapError((error) => Effect.sync(() => hooks.trouble("record outcomes; it tries again", error))),
+        Effect.retry(retryBackoff)
+      )),
       Effect.forever
     )
 
@@ -251,7 +256,6 @@ const open = (sql: SqlClient.SqlClient, settings: Settings, hooks: Hooks) =>
           Effect.andThen(sql.afterCommit(Effect.sync(wake)))
         ),
       settle: (ids, outcome) => {
-        held -= ids.length
         const list = outcome === "delivered"
           ? toDelete
           : outcome === "kept"
@@ -265,18 +269,26 @@ const open = (sql: SqlClient.SqlClient, settings: Settings, hooks: Hooks) =>
       wake,
       drain: (settled) =>
         Effect.gen(function*() {
-          const [last] = yield* sql<{ readonly max: bigint | null }>`SELECT max(id) AS max FROM ${table}`
+          const [last] = yield* sql<{ readonly max: bigint | null }>`SELECT max(id) AS max FROM ${table}`.pipe(
+            outsideTransactions
+          )
           const max = last?.max
           if (max === null || max === undefined) return
           const through = BigInt(max)
           while (true) {
             yield* settled
+            if (hooks.stopped()) return
             const room = hooks.room()
-            if (room === 0) continue
-            if ((yield* claim(room, through, true)) === 0) return
+            // Full only if the claimer filled it meanwhile: wait for those, then claim again.
+            if (room > 0 && (yield* claim(room, through, true)) === 0) return
           }
         }).pipe(
-          Effect.catch((error) => Effect.sync(() => hooks.trouble("claim rows for a flush", error)))
+          Effect.catch((error) =>
+            Effect.andThen(
+              Effect.sync(() => hooks.trouble("claim rows for a flush; it sends what it holds", error)),
+              settled
+            )
+          )
         ),
       stopClaiming: Fiber.interrupt(claimerFiber),
       finish: (timeoutMillis) =>
