@@ -11,25 +11,9 @@
  * RFC 1951 §3.2.4 (stored blocks), RFC 1952 (gzip members).
  */
 import * as Effect from "effect/Effect"
+import { crc32 } from "./crc32.ts"
 
 const encoder = new TextEncoder()
-
-const crcTable: Uint32Array = (() => {
-  const table = new Uint32Array(256)
-  for (let n = 0; n < 256; n++) {
-    let c = n
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
-    table[n] = c >>> 0
-  }
-  return table
-})()
-
-/** CRC-32 (IEEE), as gzip uses it. */
-export const crc32 = (bytes: Uint8Array): number => {
-  let crc = 0xffffffff
-  for (let i = 0; i < bytes.length; i++) crc = crcTable[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8)
-  return (crc ^ 0xffffffff) >>> 0
-}
 
 // CRC-32 is linear over GF(2): appending `length` zero bytes to a message is a 32×32 bit matrix applied to its CRC,
 // and repeated squaring of the one-zero-bit matrix reaches any length in log2(length) steps.

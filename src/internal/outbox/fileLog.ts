@@ -18,7 +18,7 @@
  *
  * Everything here is synchronous (see `disk.ts`).
  */
-import { crc32c } from "../crc32c.ts"
+import { crc32c } from "../crc32.ts"
 import type { Disk } from "./disk.ts"
 import * as Lock from "./lock.ts"
 
