@@ -496,7 +496,9 @@ export const make = Effect.fnUntraced(function*(
     count(AnalyticsMetrics.kept, onDiskOnly)
     reporter.once(
       "outbox kept",
-      `${onDiskOnly} messages waiting on disk in the outbox in ${backlog.directory} were not sent before close: they stay there for the next client that opens it`
+      `${Reporter.plural(onDiskOnly, "message", "messages")} waiting on disk in the outbox in ${backlog.directory} ${
+        onDiskOnly === 1 ? "was" : "were"
+      } not sent before close: they stay there for the next client that opens it`
     )
   }
 
@@ -554,12 +556,18 @@ export const make = Effect.fnUntraced(function*(
     if (corrupt > 0) {
       reporter.once(
         "outbox corrupt",
-        `${corrupt} damaged or torn records in the outbox in ${journal.directory} were skipped (a crash in the middle of a write, or a damaged disk)`
+        `${
+          Reporter.plural(corrupt, "damaged or torn record", "damaged or torn records")
+        } in the outbox in ${journal.directory} ${
+          corrupt === 1 ? "was" : "were"
+        } skipped (a crash in the middle of a write, or a damaged disk)`
       )
     }
     if (replayed > 0) {
       reporter.info(
-        `the outbox in ${journal.directory} holds ${replayed} messages not yet delivered: they are sent first`,
+        `the outbox in ${journal.directory} holds ${
+          Reporter.plural(replayed, "message", "messages")
+        } not yet delivered: they are sent first`,
         { replayed }
       )
     }

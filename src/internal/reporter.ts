@@ -41,7 +41,7 @@ export interface Reporter {
 /** How many messageIds a log line names; the rest are counted. */
 const shownIds = 3
 
-const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`
+export const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`
 
 const idsOf = (messages: ReadonlyArray<Failed>): string =>
   messages.slice(0, shownIds).map((m) => m.message.messageId).join(", ")
