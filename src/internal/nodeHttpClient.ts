@@ -23,6 +23,7 @@ import * as Inspectable from "effect/Inspectable"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { pipeArguments } from "effect/Pipeable"
+import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as Http from "node:http"
 import * as Https from "node:https"
@@ -225,6 +226,29 @@ export const layer = (options: Options): Layer.Layer<HttpClient.HttpClient> =>
             agents.https.destroy()
           })
       ),
-      (agents) => HttpClient.make((request, url) => execute(agents, request, url))
+      (agents) => {
+        // `HttpClient.makeWith` rather than `make`: `make` parses the URL and builds an AbortController and a span
+        // check for every request, which is a third of what a request costs here; interruption aborts the request
+        // anyway (the callback's canceler destroys it). The transport asks for one URL, so it is parsed once.
+        const urls = new Map<string, URL>()
+        const urlOf = (request: HttpClientRequest.HttpClientRequest): URL => {
+          let url = urls.get(request.url)
+          if (url === undefined) {
+            url = new URL(request.url)
+            if (urls.size < 16) urls.set(request.url, url)
+          }
+          if (request.urlParams.params.length === 0 && Option.isNone(request.hash)) return url
+          const full = new URL(url)
+          for (const [key, value] of request.urlParams.params) {
+            full.searchParams.append(key, typeof value === "string" ? value : Redacted.value(value))
+          }
+          if (Option.isSome(request.hash)) full.hash = request.hash.value
+          return full
+        }
+        return HttpClient.makeWith<HttpClientError.HttpClientError, never, HttpClientError.HttpClientError, never>(
+          (effect) => Effect.flatMap(effect, (request) => execute(agents, request, urlOf(request))),
+          Effect.succeed
+        )
+      }
     )
   )

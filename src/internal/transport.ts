@@ -4,7 +4,7 @@
  *
  * - 2xx: delivered. 413: the batch is split in half and each half is sent on its own (one message that gets 413
  *   fails). 408, 410, 429 and 5xx other than 501/505, network errors and timeouts: retried. Any other status: final.
- * - Retries follow {@link retrySchedule}: exponential from 500 ms, factor 2, full jitter, capped at 60 s.
+ * - Retries wait {@link backoffMillis}: exponential from 500 ms, factor 2, full jitter, capped at 60 s.
  * - A `Retry-After` on a retryable answer pauses every request of the client until then; that wait does not use
  *   up a retry. A request waits until no pause is in force, however often a pause is extended while it waits.
  * - The request body is built from the messages' JSON once per batch; only `sentAt` changes between attempts (with
@@ -13,7 +13,7 @@
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import { constTrue, identity } from "effect/Function"
+import { constTrue } from "effect/Function"
 import * as Headers from "effect/http/Headers"
 import * as HttpClient from "effect/http/HttpClient"
 import type * as HttpClientError from "effect/http/HttpClientError"
@@ -22,7 +22,6 @@ import type * as HttpClientResponse from "effect/http/HttpClientResponse"
 import * as Random from "effect/Random"
 import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
-import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import type * as AnalyticsConfig from "../AnalyticsConfig.ts"
@@ -103,18 +102,15 @@ export const maxResponseBytes = 64 * 1024
 const keptBodyChars = 500
 
 /**
- * The backoff between attempts: exponential from 500 ms with factor 2, capped at 60 s, with full jitter (a random
- * delay between 0 and the capped value), for at most `maxRetries` retries, and only while the error is retryable.
+ * The wait before retry `retry` (1 for the first): exponential from 500 ms with factor 2, capped at 60 s, with full
+ * jitter (`random`, in [0, 1), times the capped value). A batch is retried at most `maxRetries` times, and only
+ * while its error is retryable.
+ *
+ * A loop with this function, rather than `Effect.retry` with a `Schedule`: building and stepping a schedule cost a
+ * sixth of a request's CPU (profiled in docs/performance.md), for the same waits on the same `Clock`.
  */
-export const retrySchedule = (maxRetries: number): Schedule.Schedule<Duration.Duration, AnalyticsError> =>
-  Schedule.exponential("500 millis", 2).pipe(
-    Schedule.setInputType<AnalyticsError>(),
-    Schedule.while(({ input }) => input.isRetryable),
-    Schedule.modifyDelay(({ duration }) =>
-      Effect.map(Random.next, (r) => Duration.millis(r * Math.min(Duration.toMillis(duration), 60_000)))
-    ),
-    Schedule.upTo({ times: maxRetries })
-  )
+export const backoffMillis = (retry: number, random: number): number =>
+  random * Math.min(500 * 2 ** (retry - 1), 60_000)
 
 /** One attempt's outcome, before it is judged. */
 type Answer =
@@ -211,6 +207,18 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   const observer = options.observer ?? {}
   const http = yield* HttpClient.HttpClient
   const clock = yield* Clock.Clock
+  const random = yield* Random.Random
+  // A client span per request costs about a tenth of the client's CPU at the default batch size (profiled in
+  // docs/performance.md); with no tracer installed nobody would see it, so it is skipped, as Effect's own HttpRouter
+  // does. Trace headers (b3, traceparent) would tell the API about the caller's spans; it has no use for them.
+  const traced = (yield* Tracer.Tracer) !== Tracer.nativeTracer
+  const execute = (req: HttpClientRequest.HttpClientRequest) =>
+    traced
+      ? Effect.provideService(http.execute(req), HttpClient.TracerPropagationEnabled, false)
+      : http.execute(req).pipe(
+        Effect.provideService(HttpClient.TracerPropagationEnabled, false),
+        Effect.provideService(HttpClient.TracerDisabledWhen, constTrue)
+      )
   const writeKey = Redacted.value(config.writeKey)
   const origin = new URL(config.url).origin
   const baseRequest = HttpClientRequest.post(config.url).pipe(
@@ -268,14 +276,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       retryCount
     }))
     const started = clock.currentTimeMillisUnsafe()
-    // A client span per request costs about a tenth of the client's CPU at the default batch size (profiled in
-    // docs/performance.md); with no tracer installed nobody would see it, so it is skipped, as Effect's own
-    // HttpRouter does.
-    const traced = (yield* Tracer.Tracer) !== Tracer.nativeTracer
-    const answer: Answer = yield* http.execute(req).pipe(
-      // Trace headers (b3, traceparent) would tell the API about the caller's spans; it has no use for them.
-      Effect.provideService(HttpClient.TracerPropagationEnabled, false),
-      traced ? identity : Effect.provideService(HttpClient.TracerDisabledWhen, constTrue),
+    const answer: Answer = yield* execute(req).pipe(
       Effect.flatMap((response) =>
         Effect.map(readCapped(response), (text): Answer => {
           // Scrubbed before it is cut, so a key straddling the cut leaves no part of itself behind.
@@ -343,27 +344,28 @@ export const make = Effect.fnUntraced(function*(options: Options) {
       }
     })
 
-  const schedule = retrySchedule(config.maxRetries)
-
   const sendParts = <A extends Payload>(batch: ReadonlyArray<A>, outcome: Outcome<A>): Effect.Effect<void> =>
-    attempt(Body.make(batch.map((m) => m.json)), { sends: 0, pauses: 0 }).pipe(
-      Effect.tapError((error) =>
-        Effect.sync(() => {
-          for (const message of batch) message.lastError = error
-        })
-      ),
-      Effect.retry(schedule),
-      Effect.matchEffect({
-        onSuccess: () => Effect.sync(() => outcome(batch, undefined)),
-        onFailure: (error) => {
-          if (error.reason._tag === "HttpError" && error.reason.status === 413 && batch.length > 1) {
-            const half = Math.ceil(batch.length / 2)
-            return Effect.andThen(sendParts(batch.slice(0, half), outcome), sendParts(batch.slice(half), outcome))
+    Effect.suspend(() => {
+      const body = Body.make(batch.map((m) => m.json))
+      const state = { sends: 0, pauses: 0 }
+      const attempts = (retries: number): Effect.Effect<void> =>
+        Effect.matchEffect(attempt(body, state), {
+          onSuccess: () => Effect.sync(() => outcome(batch, undefined)),
+          onFailure: (error) => {
+            for (const message of batch) message.lastError = error
+            if (error.isRetryable && retries < config.maxRetries) {
+              const wait = backoffMillis(retries + 1, random.nextDoubleUnsafe())
+              return Effect.andThen(Effect.sleep(Duration.millis(wait)), attempts(retries + 1))
+            }
+            if (error.reason._tag === "HttpError" && error.reason.status === 413 && batch.length > 1) {
+              const half = Math.ceil(batch.length / 2)
+              return Effect.andThen(sendParts(batch.slice(0, half), outcome), sendParts(batch.slice(half), outcome))
+            }
+            return Effect.sync(() => outcome(batch, error))
           }
-          return Effect.sync(() => outcome(batch, error))
-        }
-      })
-    )
+        })
+      return attempts(0)
+    })
 
   const send = <A extends Payload>(batch: ReadonlyArray<A>, outcome: Outcome<A>): Effect.Effect<void> =>
     config.disable ? Effect.sync(() => outcome(batch, undefined)) : sendParts(batch, outcome).pipe(
