@@ -3,8 +3,8 @@
  *
  * Run it against a local collector: `npm run example -- identify`.
  */
-// In your project: import { Analytics } from "cdp-analytics-effect"
-import { Analytics } from "../src/index.ts"
+// In your project: import { Analytics } from "cdp-analytics-effect/node"
+import { Analytics } from "../src/node.ts"
 
 // `npm run example` points these at a local collector; in production set your source's API key.
 const { CUSTOMERIO_WRITE_KEY = "YOUR_API_KEY", CUSTOMERIO_HOST } = process.env

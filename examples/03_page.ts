@@ -3,8 +3,8 @@
  *
  * `category` is also copied into `properties.category`. Run it: `npm run example -- page`.
  */
-// In your project: import { Analytics } from "cdp-analytics-effect"
-import { Analytics } from "../src/index.ts"
+// In your project: import { Analytics } from "cdp-analytics-effect/node"
+import { Analytics } from "../src/node.ts"
 
 const { CUSTOMERIO_WRITE_KEY = "YOUR_API_KEY", CUSTOMERIO_HOST } = process.env
 

@@ -4,8 +4,8 @@
  * `traits.objectTypeId` picks the object type (1, the first type you created, when absent): include it when you
  * send groups to Customer.io. Run it: `npm run example -- group`.
  */
-// In your project: import { Analytics } from "cdp-analytics-effect"
-import { Analytics } from "../src/index.ts"
+// In your project: import { Analytics } from "cdp-analytics-effect/node"
+import { Analytics } from "../src/node.ts"
 
 const { CUSTOMERIO_WRITE_KEY = "YOUR_API_KEY", CUSTOMERIO_HOST } = process.env
 

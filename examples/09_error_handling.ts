@@ -9,8 +9,8 @@
  *
  * Run it against a local collector: `npm run example -- error_handling`.
  */
-// In your project: import { Analytics, ValidationError } from "cdp-analytics-effect"
-import { Analytics, ValidationError } from "../src/index.ts"
+// In your project: import { Analytics, ValidationError } from "cdp-analytics-effect/node"
+import { Analytics, ValidationError } from "../src/node.ts"
 
 const { CUSTOMERIO_WRITE_KEY = "YOUR_API_KEY", CUSTOMERIO_HOST } = process.env
 

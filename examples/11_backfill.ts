@@ -5,8 +5,8 @@
  * For a large import, give each call a stable `messageId` (here derived from the source row), so that running the
  * import twice does not create duplicates. Run it: `npm run example -- backfill`.
  */
-// In your project: import { Analytics } from "cdp-analytics-effect"
-import { Analytics } from "../src/index.ts"
+// In your project: import { Analytics } from "cdp-analytics-effect/node"
+import { Analytics } from "../src/node.ts"
 
 const { CUSTOMERIO_WRITE_KEY = "YOUR_API_KEY", CUSTOMERIO_HOST } = process.env
 

@@ -7,8 +7,8 @@
  *
  * Run it against a local collector: `npm run example -- callbacks`.
  */
-// In your project: import { Analytics } from "cdp-analytics-effect"
-import { Analytics } from "../src/index.ts"
+// In your project: import { Analytics } from "cdp-analytics-effect/node"
+import { Analytics } from "../src/node.ts"
 
 const { CUSTOMERIO_WRITE_KEY = "YOUR_API_KEY", CUSTOMERIO_HOST } = process.env
 

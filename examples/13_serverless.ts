@@ -7,8 +7,8 @@
  * callbacks, an `error` event with code `flush_timeout`, and the optional callback below). Keep the timeout below
  * the function's own. Run it: `npm run example -- serverless`.
  */
-// In your project: import { Analytics } from "cdp-analytics-effect"
-import { Analytics } from "../src/index.ts"
+// In your project: import { Analytics } from "cdp-analytics-effect/node"
+import { Analytics } from "../src/node.ts"
 
 const { CUSTOMERIO_WRITE_KEY = "YOUR_API_KEY", CUSTOMERIO_HOST } = process.env
 

@@ -8,11 +8,11 @@
  * in the outbox (`FlushTimeout` with `kept: true`). The second client, pointed at the real host, opens the directory
  * and sends them before its own. Run it: `npm run example -- outbox`. More in docs/outbox.md.
  */
-// In your project: import { Analytics } from "cdp-analytics-effect"
+// In your project: import { Analytics } from "cdp-analytics-effect/node"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Analytics } from "../src/index.ts"
+import { Analytics } from "../src/node.ts"
 
 const { CUSTOMERIO_WRITE_KEY = "YOUR_API_KEY", CUSTOMERIO_HOST } = process.env
 // In production: a directory on a persistent volume, the same one at every start.

@@ -22,10 +22,10 @@
  * `CUSTOMERIO_HOST=http://127.0.0.1:8787 CUSTOMERIO_WRITE_KEY=… node examples/graceful-shutdown.ts`, then Ctrl-C.
  * `CUSTOMERIO_CLOSE_TIMEOUT` (ms, default 10000) bounds how long the flush may take.
  */
-// In your project: import { Analytics } from "cdp-analytics-effect"
+// In your project: import { Analytics } from "cdp-analytics-effect/node"
 import { randomUUID } from "node:crypto"
 import { constants } from "node:os"
-import { Analytics } from "../src/index.ts"
+import { Analytics } from "../src/node.ts"
 
 const { CUSTOMERIO_CLOSE_TIMEOUT = "10000", CUSTOMERIO_HOST, CUSTOMERIO_WRITE_KEY = "YOUR_API_KEY" } = process.env
 

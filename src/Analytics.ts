@@ -226,7 +226,7 @@ const isThenable = (u: unknown): u is PromiseLike<unknown> =>
  * A client for plain Node code. Each instance is independent: its own queue, key, timers and sockets.
  *
  * ```ts
- * import { Analytics } from "cdp-analytics-effect"
+ * import { Analytics } from "cdp-analytics-effect/node"
  *
  * const analytics = new Analytics({ writeKey: "YOUR_API_KEY" })
  * analytics.track({ userId: "019mr8mf4r", event: "Ultimate Played" }, (err, ctx) => {

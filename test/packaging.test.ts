@@ -202,6 +202,55 @@ console.log(JSON.stringify({
     })
   })
 
+  it("cdp-analytics-effect/node: the bundled Promise API imports, delivers, refuses, and needs nothing but Node", async () => {
+    const file = script(
+      "node-entry.mjs",
+      `${loopback}
+import Default, { Analytics, AnalyticsError, CallContext, ValidationError } from "${pkg.name}/node"
+import { createRequire } from "node:module"
+const required = createRequire(import.meta.url)("${pkg.name}/node")
+const analytics = new Analytics({ writeKey: "wk", host })
+const outcome = new Promise((resolve) => analytics.track({ userId: "u1", event: "from_node_entry" }, (err, ctx) => resolve({ err, ctx })))
+await analytics.closeAndFlush()
+const { err, ctx } = await outcome
+let thrown
+try {
+  analytics.track({ userId: "u1" })
+} catch (error) {
+  thrown = error
+}
+const failing = new Analytics({ writeKey: "wk", host: "http://127.0.0.1:9", maxRetries: 0, logLevel: "None" })
+const failure = await new Promise((resolve) => failing.track({ userId: "u1", event: "e" }, (error) => resolve(error)))
+await failing.closeAndFlush()
+server.close()
+console.log(JSON.stringify({
+  sameClass: Default === Analytics && required === Analytics,
+  transport: clients,
+  delivered: err === undefined && ctx instanceof CallContext,
+  received: received.map((m) => m.event),
+  validation: thrown instanceof ValidationError && thrown.name === "ValidationError" && thrown.field,
+  failure: failure instanceof AnalyticsError && failure.name
+}))
+`
+    )
+    const out = JSON.parse(ok(await node([file], consumer), "node node-entry.mjs"))
+    assert.deepStrictEqual(out, {
+      sameClass: true,
+      transport: ["node:http"],
+      delivered: true,
+      received: ["from_node_entry"],
+      validation: "event",
+      failure: "AnalyticsError"
+    })
+    // Effect is inlined: the bundle imports only Node's modules and its own chunks.
+    const bundle = join(installed, "dist", "bundle")
+    for (const chunk of ["node.js", "transport.js", "nodeHttpClient.js"]) {
+      const source = readFileSync(join(bundle, chunk), "utf8")
+      const specifiers = [...source.matchAll(/(?:from|import)\s*\(?\s*["']([^"']+)["']/g)].map(([, s]) => s!)
+      assert.deepStrictEqual(specifiers.filter((s) => !s.startsWith("node:") && !s.startsWith("./")), [], chunk)
+    }
+  })
+
   it("require(): the class itself, { Analytics, Context, ValidationError }, and delivery", async () => {
     const file = script(
       "cjs.cjs",

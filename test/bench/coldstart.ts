@@ -1,17 +1,17 @@
 /**
- * `npm run bench:coldstart`: what importing the package costs a fresh process (a serverless cold start), next to
- * `@customerio/cdp-analytics-node`. Each figure is the median of `--runs` fresh processes (default 7): wall and CPU
- * time of `await import(...)` and of constructing a client and making one call, the RSS after, and how many modules
- * were loaded (counted in a separate run, since counting slows loading).
+ * `npm run bench:coldstart` (and the end of `npm run bench`): what importing the package costs a fresh process (a
+ * serverless cold start), next to `@customerio/cdp-analytics-node`. Each figure is the median of `--runs` fresh
+ * processes (default 7): wall and CPU time of `await import(...)` and of constructing a client and making one call,
+ * the RSS after, and how many modules were loaded (counted in a separate run, since counting slows loading).
  *
- * It measures the built package (`dist/`, rebuilt first), as users load it.
+ * It measures the built package (`dist/`, rebuilt first), as users load it: the root (both APIs, on the
+ * application's own `effect`), the Effect API alone, and `cdp-analytics-effect/node`, the Promise API bundled with
+ * the parts of Effect it uses.
  */
 import { execFileSync, spawnSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
 
 const root = fileURLToPath(new URL("../../", import.meta.url))
-const runsAt = process.argv.indexOf("--runs")
-const runs = runsAt === -1 ? 7 : Number(process.argv[runsAt + 1])
 
 interface Target {
   readonly label: string
@@ -20,12 +20,19 @@ interface Target {
   readonly use: string
 }
 
+const callOne =
+  "const a = new m.Analytics({ writeKey: 'wk', host: 'http://127.0.0.1:9' }); a.track({ userId: 'u', event: 'e' })"
+
 const targets: ReadonlyArray<Target> = [
+  {
+    label: "cdp-analytics-effect/node (bundled)",
+    specifier: new URL("dist/bundle/node.js", `file://${root}`).href,
+    use: callOne
+  },
   {
     label: "cdp-analytics-effect (root)",
     specifier: new URL("dist/index.js", `file://${root}`).href,
-    use:
-      "const a = new m.Analytics({ writeKey: 'wk', host: 'http://127.0.0.1:9' }); a.track({ userId: 'u', event: 'e' })"
+    use: callOne
   },
   {
     label: "cdp-analytics-effect/AnalyticsClient",
@@ -35,8 +42,7 @@ const targets: ReadonlyArray<Target> = [
   {
     label: "@customerio/cdp-analytics-node",
     specifier: "@customerio/cdp-analytics-node",
-    use:
-      "const a = new m.Analytics({ writeKey: 'wk', host: 'http://127.0.0.1:9' }); a.track({ userId: 'u', event: 'e' })"
+    use: callOne
   }
 ]
 
@@ -79,21 +85,51 @@ const median = (values: ReadonlyArray<number>) => {
   return sorted[Math.floor(sorted.length / 2)]!
 }
 
-// The npm that runs this script (`npm run` sets npm_execpath), on the same Node; else the one on the PATH.
-const npm = process.env.npm_execpath
-if (npm?.endsWith(".js")) execFileSync(process.execPath, [npm, "run", "build"], { cwd: root, stdio: "ignore" })
-else execFileSync("npm", ["run", "build"], { cwd: root, stdio: "ignore" })
+export interface ColdStart {
+  readonly label: string
+  readonly importMs: number
+  readonly importCpuMs: number
+  readonly useMs: number
+  readonly useCpuMs: number
+  readonly rssMb: number
+  readonly modules: number
+}
 
-console.log(`# cold start, medians of ${runs} fresh processes, Node ${process.version}\n`)
-console.log("| import of | import ms | import CPU ms | + client and one call ms | CPU ms | RSS MB | modules |")
-console.log("|---|---:|---:|---:|---:|---:|---:|")
-for (const target of targets) {
-  const samples = Array.from({ length: runs }, () => sample(target, false))
-  const modules = sample(target, true).modules
-  const pick = (key: string) => median(samples.map((s) => s[key]))
-  console.log(
-    `| ${target.label} | ${pick("importMs").toFixed(0)} | ${pick("importCpuMs").toFixed(0)} | ${
-      pick("useMs").toFixed(0)
-    } | ${pick("useCpuMs").toFixed(0)} | ${pick("rssMb").toFixed(0)} | ${modules} |`
-  )
+/** Builds the package, then measures every target in `runs` fresh processes each. */
+export const measure = (runs: number): Array<ColdStart> => {
+  // The npm that runs this script (`npm run` sets npm_execpath), on the same Node; else the one on the PATH.
+  const npm = process.env.npm_execpath
+  if (npm?.endsWith(".js")) execFileSync(process.execPath, [npm, "run", "build"], { cwd: root, stdio: "ignore" })
+  else execFileSync("npm", ["run", "build"], { cwd: root, stdio: "ignore" })
+  return targets.map((target) => {
+    const samples = Array.from({ length: runs }, () => sample(target, false))
+    const pick = (key: string) => median(samples.map((s) => s[key]))
+    return {
+      label: target.label,
+      importMs: pick("importMs"),
+      importCpuMs: pick("importCpuMs"),
+      useMs: pick("useMs"),
+      useCpuMs: pick("useCpuMs"),
+      rssMb: pick("rssMb"),
+      modules: sample(target, true).modules
+    }
+  })
+}
+
+export const table = (results: ReadonlyArray<ColdStart>): string =>
+  [
+    "| import of | import ms | import CPU ms | + client and one call ms | CPU ms | RSS MB | modules |",
+    "|---|---:|---:|---:|---:|---:|---:|",
+    ...results.map((r) =>
+      `| ${r.label} | ${r.importMs.toFixed(0)} | ${r.importCpuMs.toFixed(0)} | ${r.useMs.toFixed(0)} | ${
+        r.useCpuMs.toFixed(0)
+      } | ${r.rssMb.toFixed(0)} | ${r.modules} |`
+    )
+  ].join("\n")
+
+if (import.meta.main) {
+  const runsAt = process.argv.indexOf("--runs")
+  const runs = runsAt === -1 ? 7 : Number(process.argv[runsAt + 1])
+  console.log(`# cold start, medians of ${runs} fresh processes, Node ${process.version}\n`)
+  console.log(table(measure(runs)))
 }

@@ -13,13 +13,18 @@
  *   --seconds N         length of the steady run (default 10)
  *   --fault-events N    calls in the fault run (default 20000)
  *   --fail-rate X       share of requests the sink answers 500 in the fault run (default 0.2)
- *   --scenarios LIST    any of burst,steady,fault (default all)
+ *   --scenarios LIST    any of burst,warm,steady,fault,coldstart (default all). `warm` is the burst again in a process
+ *                       that first sent and flushed --warm-first events, for this library and the node:http floor:
+ *                       what a long-running server sees once the JIT has compiled the hot paths; `coldstart` is
+ *                       test/bench/coldstart.ts (fresh processes importing the package and making one call)
  *   --only LIST         only rows whose id starts with one of these (e.g. facade,cio)
  *   --no-transports     skip the rows of the facade over other HttpClient layers
  *   --no-micro          skip the vitest micro-benchmarks of the call path that otherwise follow the table
  *   --all-sizes         steady and fault runs at 100 events/request too (default: each library's default only)
  *   --smoke             a tiny run for CI: a few hundred events, one run; fails on any lost or duplicate event
  *   --json FILE         also write every run's raw figures to FILE
+ *   --warm-first N      events sent before the `warm` scenario's measured burst (default 20000)
+ *   --coldstart-runs N  fresh processes per cold-start row (default 7)
  *   --warm N            send and flush N events before each measured run (a warmed-up process instead of a fresh
  *                       one; @customerio/cdp-analytics-node cannot flush without closing, so it stays cold)
  *   --profile DIR       CPU-profile each driver's measured window into DIR (read them with profile.ts)
@@ -28,6 +33,7 @@ import { type ChildProcess, fork, spawnSync } from "node:child_process"
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import * as os from "node:os"
 import { fileURLToPath } from "node:url"
+import * as ColdStart from "./coldstart.ts"
 import type { DriverConfig, DriverResult, Library, Transport } from "./driver.ts"
 import type { SinkStats } from "./sink.ts"
 
@@ -59,7 +65,9 @@ const settings = {
   seconds: numberOption("seconds", smoke ? 1 : 10),
   faultEvents: numberOption("fault-events", smoke ? 100 : 20_000),
   failRate: numberOption("fail-rate", 0.2),
-  scenarios: (option("scenarios") ?? "burst,steady,fault").split(","),
+  scenarios: (option("scenarios") ?? (smoke ? "burst,steady,fault" : "burst,warm,steady,fault,coldstart")).split(","),
+  warmFirst: numberOption("warm-first", 20_000),
+  coldstartRuns: numberOption("coldstart-runs", 7),
   only: option("only")?.split(","),
   transports: !flag("no-transports") && !smoke,
   allSizes: flag("all-sizes"),
@@ -73,7 +81,7 @@ const settings = {
 // Rows
 // -----------------------------------------------------------------------------
 
-type Scenario = "burst" | "steady" | "fault"
+type Scenario = "burst" | "warm" | "steady" | "fault"
 
 interface Row {
   readonly id: string
@@ -152,6 +160,14 @@ if (settings.scenarios.includes("burst")) {
   plans.push({
     scenario: "burst",
     rows: selected(settings.transports ? [...mainRows, ...transportRows] : mainRows),
+    runs: settings.runs
+  })
+}
+// The warmed-up burst: this library and the node:http floor, at 20 and 100 events per request.
+if (settings.scenarios.includes("warm")) {
+  plans.push({
+    scenario: "warm",
+    rows: selected(mainRows).filter((r) => (r.ours && !r.outbox) || r.library === "floor-http"),
     runs: settings.runs
   })
 }
@@ -276,7 +292,7 @@ const summarize = (scenario: Scenario, r: Row, runs: ReadonlyArray<Run>, error?:
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 const expectedEvents = (scenario: Scenario) =>
-  scenario === "burst"
+  scenario === "burst" || scenario === "warm"
     ? settings.events
     : scenario === "steady"
     ? Math.round(settings.rate * settings.seconds)
@@ -305,7 +321,7 @@ const measureOnce = async (
     rate: settings.rate,
     url,
     profileDir: measured ? settings.profile : undefined,
-    warmEvents: measured ? settings.warm : undefined
+    warmEvents: !measured ? undefined : scenario === "warm" ? settings.warmFirst : settings.warm
   }, reset)
   // Late duplicates (a retry of a request the sink already answered) still arrive after close.
   await pause(scenario === "fault" ? 500 : 100)
@@ -361,6 +377,7 @@ const fmt = (n: number | null, digits = 0) =>
 
 const scenarioLabel: Record<Scenario, string> = {
   burst: `burst ${fmt(settings.events)}`,
+  warm: `burst ${fmt(settings.events)}, warm`,
   steady: `steady ${fmt(settings.rate)}/s × ${fmt(settings.seconds)} s`,
   fault: `fault ${fmt(settings.faultEvents)}, ${settings.failRate * 100}% 500s`
 }
@@ -418,7 +435,7 @@ const version = (pkg: string): string => {
 }
 
 // -----------------------------------------------------------------------------
-// Targets (issue 5)
+// Targets (issue 10, and the outbox's of issue 14)
 // -----------------------------------------------------------------------------
 
 interface Check {
@@ -427,7 +444,11 @@ interface Check {
   readonly ok: boolean
 }
 
-const targets = (summaries: ReadonlyArray<Summary>, facadeTrackMicros: number | undefined): Array<Check> => {
+const targets = (
+  summaries: ReadonlyArray<Summary>,
+  facadeTrackMicros: number | undefined,
+  coldStarts: ReadonlyArray<ColdStart.ColdStart> | undefined
+): Array<Check> => {
   const find = (scenario: Scenario, id: string) => summaries.find((s) => s.scenario === scenario && s.row.id === id)
   const checks: Array<Check> = []
   const ratio = (a: number, b: number) => a / b
@@ -436,28 +457,39 @@ const targets = (summaries: ReadonlyArray<Summary>, facadeTrackMicros: number | 
   if (facade !== undefined && cio !== undefined) {
     const r = ratio(facade.eventsPerSecond, cio.eventsPerSecond)
     checks.push({
-      target: "defaults: delivered ev/s ≥ 5× @customerio/cdp-analytics-node",
+      target: "defaults, fresh processes: delivered ev/s ≥ 6× @customerio/cdp-analytics-node",
       value: `${fmt(r, 1)}×`,
-      ok: r >= 5
+      ok: r >= 6
     })
   }
+  // Speed against the floor is judged warm: a fresh process spends the burst compiling this library's code, which
+  // the floor barely has; the cold ratio is shown beside it.
   for (
-    const [ours, floor] of [["facade-100", "floor-http-100"], ["facade", "floor-http"], [
-      "effect-100",
-      "floor-http-100"
-    ], [
-      "effect",
-      "floor-http"
-    ]] as const
+    const [ours, floor, speedTarget, cpuTarget] of [
+      ["facade", "floor-http", 0.7, 1.5],
+      ["facade-100", "floor-http-100", 0.85, 1.25]
+    ] as const
   ) {
-    const a = find("burst", ours)
-    const b = find("burst", floor)
+    const a = find("warm", ours)
+    const b = find("warm", floor)
     if (a === undefined || b === undefined) continue
+    const coldA = find("burst", ours)
+    const coldB = find("burst", floor)
+    const cold = (f: (x: Summary, y: Summary) => number, digits: number, unit: string) =>
+      coldA === undefined || coldB === undefined ? "" : ` (fresh process: ${fmt(f(coldA, coldB), digits)}${unit})`
     const speed = ratio(a.eventsPerSecond, b.eventsPerSecond)
     const cpu = ratio(a.cpuPer10k, b.cpuPer10k)
-    const label = `${a.row.label} @${a.row.perRequest}/req vs node:http floor`
-    checks.push({ target: `${label}: ev/s ≥ 50%`, value: `${fmt(speed * 100)}%`, ok: speed >= 0.5 })
-    checks.push({ target: `${label}: CPU/10k ≤ 3×`, value: `${fmt(cpu, 1)}×`, ok: cpu <= 3 })
+    const label = `${a.row.label} @${a.row.perRequest}/req vs node:http floor, warm`
+    checks.push({
+      target: `${label}: ev/s ≥ ${speedTarget * 100}%`,
+      value: `${fmt(speed * 100)}%${cold((x, y) => 100 * ratio(x.eventsPerSecond, y.eventsPerSecond), 0, "%")}`,
+      ok: speed >= speedTarget
+    })
+    checks.push({
+      target: `${label}: CPU/10k ≤ ${cpuTarget}×`,
+      value: `${fmt(cpu, 2)}×${cold((x, y) => ratio(x.cpuPer10k, y.cpuPer10k), 2, "×")}`,
+      ok: cpu <= cpuTarget
+    })
   }
   for (const [withOutbox, without] of [["facade+outbox-100", "facade-100"], ["facade+outbox", "facade"]] as const) {
     const a = find("burst", withOutbox)
@@ -471,23 +503,39 @@ const targets = (summaries: ReadonlyArray<Summary>, facadeTrackMicros: number | 
     })
   }
   for (const s of summaries.filter((x) => x.scenario === "burst" && x.row.ours && x.row.transport === "default")) {
+    if (s.row.outbox) continue
     const label = `${s.row.label} @${s.row.perRequest}/req`
     checks.push({
-      target: `${label}: heap per queued event ≤ 1.5 KB`,
+      target: `${label}: heap per queued event ≤ 0.5 KB`,
       value: `${fmt(s.heapPerEvent)} B`,
-      ok: s.heapPerEvent <= 1536
+      ok: s.heapPerEvent <= 512
     })
     checks.push({
-      target: `${label}: burst peak RSS ≤ 400 MB`,
+      target: `${label}: burst peak RSS ≤ 250 MB`,
       value: `${fmt(s.peakRssMb)} MB`,
-      ok: s.peakRssMb <= 400
+      ok: s.peakRssMb <= 250
     })
   }
   if (facadeTrackMicros !== undefined) {
     checks.push({
-      target: "facade track ≤ 3 µs per call (median)",
+      target: "facade track ≤ 1.5 µs per call (median)",
       value: `${fmt(facadeTrackMicros, 2)} µs`,
-      ok: facadeTrackMicros <= 3
+      ok: facadeTrackMicros <= 1.5
+    })
+  }
+  const node = coldStarts?.find((c) => c.label.includes("/node"))
+  const original = coldStarts?.find((c) => c.label.includes("@customerio"))
+  if (node !== undefined && original !== undefined) {
+    const r = ratio(node.useMs, original.useMs)
+    checks.push({
+      target: "cold start, cdp-analytics-effect/node: import + client + one call ≤ 1.5× the original's wall time",
+      value: `${fmt(r, 2)}× (${fmt(node.useMs)} ms against ${fmt(original.useMs)} ms)`,
+      ok: r <= 1.5
+    })
+    checks.push({
+      target: "cold start, cdp-analytics-effect/node: RSS ≤ 65 MB",
+      value: `${fmt(node.rssMb)} MB`,
+      ok: node.rssMb <= 65
     })
   }
   for (const s of summaries.filter((x) => x.row.ours)) {
@@ -521,6 +569,7 @@ try {
   sink.send({ cmd: "exit" })
 }
 const facadeTrackMicros = smoke || settings.only !== undefined ? undefined : await measureCallPath(200_000)
+const coldStarts = settings.scenarios.includes("coldstart") ? ColdStart.measure(settings.coldstartRuns) : undefined
 
 const cpu = os.cpus()
 console.log(`\n# cdp-analytics-effect benchmark, ${new Date().toISOString()}`)
@@ -542,17 +591,18 @@ console.log(
   }\n`
 )
 console.log(table(summaries))
-const checks = smoke ?
-  targets(summaries, undefined).filter((c) => c.target.includes("lost") || c.target.includes("once")) :
-  targets(
-    summaries,
-    facadeTrackMicros
-  )
-console.log("\nTargets (issue 5):")
+if (coldStarts !== undefined) {
+  console.log(`\nCold start (medians of ${settings.coldstartRuns} fresh processes; test/bench/coldstart.ts):\n`)
+  console.log(ColdStart.table(coldStarts))
+}
+const checks = smoke
+  ? targets(summaries, undefined, undefined).filter((c) => c.target.includes("lost") || c.target.includes("once"))
+  : targets(summaries, facadeTrackMicros, coldStarts)
+console.log("\nTargets:")
 for (const check of checks) console.log(`  ${check.ok ? "ok  " : "MISS"}  ${check.target}: ${check.value}`)
 console.log(`\n(${fmt((Date.now() - started) / 1000)} s)`)
 if (settings.json !== undefined) {
-  writeFileSync(settings.json, JSON.stringify({ settings, summaries, facadeTrackMicros }, null, 2))
+  writeFileSync(settings.json, JSON.stringify({ settings, summaries, facadeTrackMicros, coldStarts }, null, 2))
 }
 // The micro-benchmarks of the call path (test/bench/*.bench.ts), without vite's module runner, whose export
 // getters would otherwise slow every call between modules.
