@@ -95,12 +95,17 @@ export interface ColdStart {
   readonly modules: number
 }
 
-/** Builds the package, then measures every target in `runs` fresh processes each. */
-export const measure = (runs: number): Array<ColdStart> => {
+/** `npm run build`: `dist/`, with the bundle of `cdp-analytics-effect/node`. */
+export const build = (): void => {
   // The npm that runs this script (`npm run` sets npm_execpath), on the same Node; else the one on the PATH.
   const npm = process.env.npm_execpath
   if (npm?.endsWith(".js")) execFileSync(process.execPath, [npm, "run", "build"], { cwd: root, stdio: "ignore" })
   else execFileSync("npm", ["run", "build"], { cwd: root, stdio: "ignore" })
+}
+
+/** Builds the package, then measures every target in `runs` fresh processes each. */
+export const measure = (runs: number): Array<ColdStart> => {
+  build()
   return targets.map((target) => {
     const samples = Array.from({ length: runs }, () => sample(target, false))
     const pick = (key: string) => median(samples.map((s) => s[key]))
