@@ -21,10 +21,12 @@ import * as AnalyticsConfig from "./AnalyticsConfig.ts"
 import { AnalyticsError, ValidationError } from "./AnalyticsError.ts"
 import * as DefaultHttpClient from "./internal/defaultHttpClient.ts"
 import * as Engine from "./internal/engine.ts"
+import { Settlement } from "./internal/settlement.ts"
 import type * as Transport from "./internal/transport.ts"
 import { libraryVersion } from "./internal/version.ts"
 import type * as Message from "./Message.ts"
 import * as Outbox from "./Outbox.ts"
+import * as TrackingPlan from "./TrackingPlan.ts"
 
 /**
  * The constructor's options: the original's names (`writeKey`, `host`, `path`, `maxEventsInBatch`,
@@ -35,7 +37,7 @@ import * as Outbox from "./Outbox.ts"
  * @category models
  * @since 0.1.0
  */
-export interface AnalyticsSettings {
+export interface AnalyticsSettings<Plan extends TrackingPlan.Any | undefined = any> {
   readonly writeKey: string
   readonly host?: string | undefined
   readonly path?: string | undefined
@@ -72,6 +74,49 @@ export interface AnalyticsSettings {
    * directory. @default none: messages are kept in memory only
    */
   readonly outbox?: Outbox.FileOptions | undefined
+  /**
+   * Types the calls (`track` takes only the plan's events, each with its own properties) and checks them at run
+   * time: a call that breaks the plan throws a `ValidationError` naming the path (see docs/tracking-plan.md).
+   */
+  readonly trackingPlan?: Plan
+  /**
+   * Runs on every message just before it is checked again, measured and queued: return it (changed or not) to send
+   * it, or `null` to drop it (its callback then runs without an error, its receipt resolves, and
+   * `AnalyticsMetrics.filtered` counts it). Synchronous; a `beforeSend` that throws makes the call throw a
+   * `ValidationError`.
+   */
+  readonly beforeSend?: ((message: Message.WireMessage) => Message.WireMessage | null) | undefined
+}
+
+/**
+ * What every call returns (the original returns `undefined`, so code written for it is unaffected).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export class Receipt {
+  /** The message's id, as sent. */
+  readonly messageId: string
+  readonly #settlement: Settlement
+  #delivered: Promise<void> | undefined
+
+  /** @internal */
+  constructor(messageId: string, settlement: Settlement) {
+    this.messageId = messageId
+    this.#settlement = settlement
+  }
+
+  /**
+   * Resolves once the API has answered 2xx for the batch that held the message (or at once if `beforeSend`
+   * dropped it); rejects with the `AnalyticsError` that ended it (a final status, retries used up, the close
+   * timeout, a refusal). Made on first access: a receipt nobody reads costs no promise, and cannot cause an
+   * unhandled rejection.
+   */
+  get delivered(): Promise<void> {
+    return this.#delivered ??= new Promise((resolve, reject) => {
+      this.#settlement.watch((outcome) => outcome === null ? resolve() : reject(outcome))
+    })
+  }
 }
 
 export type { AliasParams, GroupParams, IdentifyParams, PageParams, ScreenParams, TrackParams } from "./Message.ts"
@@ -222,6 +267,10 @@ class EngineService
 const isThenable = (u: unknown): u is PromiseLike<unknown> =>
   typeof u === "object" && u !== null && typeof (u as { readonly then?: unknown }).then === "function"
 
+/** The receipt of a refused call: its `delivered` rejects with the refusal. */
+const refusedReceipt = (message: Message.WireMessage | undefined, error: AnalyticsError): Receipt =>
+  new Receipt(message?.messageId ?? "", Settlement.settled(error))
+
 /**
  * A client for plain Node code. Each instance is independent: its own queue, key, timers and sockets.
  *
@@ -238,7 +287,7 @@ const isThenable = (u: unknown): u is PromiseLike<unknown> =>
  * @category constructors
  * @since 0.1.0
  */
-export class Analytics {
+export class Analytics<Plan extends TrackingPlan.Any | undefined = any> {
   readonly #listeners = new Map<
     keyof AnalyticsEvents,
     Array<{ listener: (...args: Array<any>) => void; once: boolean }>
@@ -255,8 +304,9 @@ export class Analytics {
   /** Resolved at once: the client is ready when the constructor returns (kept for drop-in compatibility). */
   readonly ready: Promise<void> = Promise.resolve()
 
-  constructor(settings: AnalyticsSettings) {
-    const { httpClientLayer, outbox: outboxOptions, ...options } = settings ?? ({} as AnalyticsSettings)
+  constructor(settings: AnalyticsSettings<Plan>) {
+    const { beforeSend, httpClientLayer, outbox: outboxOptions, trackingPlan, ...options } = settings ??
+      ({} as AnalyticsSettings<Plan>)
     const resolved = AnalyticsConfig.resolve(options)
     if (Result.isFailure(resolved)) throw new Error(resolved.failure.message)
     const outbox = outboxOptions === undefined ? undefined : Outbox.file(outboxOptions)
@@ -264,12 +314,20 @@ export class Analytics {
     if (httpClientLayer !== undefined && !Layer.isLayer(httpClientLayer)) {
       throw new Error(`option "httpClientLayer" must be an Effect Layer providing HttpClient`)
     }
+    if (trackingPlan !== undefined && !TrackingPlan.isTrackingPlan(trackingPlan)) {
+      throw new Error(`option "trackingPlan" must be made with TrackingPlan.make`)
+    }
+    if (beforeSend !== undefined && typeof beforeSend !== "function") {
+      throw new Error(`option "beforeSend" must be a function from a message to a message or null`)
+    }
     this.#closeTimeout = resolved.success.closeTimeoutMillis
     const engineLayer = Layer.effect(
       EngineService,
       Engine.make({
         options,
         outbox: outbox?.success,
+        trackingPlan,
+        beforeSend,
         onSettled: (envelopes, error) => this.#onSettled(envelopes, error),
         observer: this.#observer(),
         // Logged only when nobody else would see it: no callback on the call, no `error` listener.
@@ -326,23 +384,27 @@ export class Analytics {
     return libraryVersion
   }
 
-  identify(params: Message.IdentifyParams, callback?: Callback): void {
-    this.#call("identify", params, callback)
+  identify(params: TrackingPlan.IdentifyParams<Plan>, callback?: Callback): Receipt {
+    return this.#call("identify", params, callback)
   }
-  track(params: Message.TrackParams, callback?: Callback): void {
-    this.#call("track", params, callback)
+  /** With a tracking plan, `event` is one of the plan's events and `properties` that event's type. */
+  track<const E extends string>(
+    params: { readonly event: E } & TrackingPlan.TrackParams<Plan, E>,
+    callback?: Callback
+  ): Receipt {
+    return this.#call("track", params, callback)
   }
-  page(params: Message.PageParams, callback?: Callback): void {
-    this.#call("page", params, callback)
+  page(params: Message.PageParams, callback?: Callback): Receipt {
+    return this.#call("page", params, callback)
   }
-  screen(params: Message.ScreenParams, callback?: Callback): void {
-    this.#call("screen", params, callback)
+  screen(params: Message.ScreenParams, callback?: Callback): Receipt {
+    return this.#call("screen", params, callback)
   }
-  group(params: Message.GroupParams, callback?: Callback): void {
-    this.#call("group", params, callback)
+  group(params: TrackingPlan.GroupParams<Plan>, callback?: Callback): Receipt {
+    return this.#call("group", params, callback)
   }
-  alias(params: Message.AliasParams, callback?: Callback): void {
-    this.#call("alias", params, callback)
+  alias(params: Message.AliasParams, callback?: Callback): Receipt {
+    return this.#call("alias", params, callback)
   }
 
   /**
@@ -482,12 +544,19 @@ export class Analytics {
     })
   }
 
-  #call(type: Message.CallType, params: unknown, callback: Callback | undefined): void {
+  #call(type: Message.CallType, params: unknown, callback: Callback | undefined): Receipt {
     const onSettled: Engine.MessageCallback | undefined = callback === undefined
       ? undefined
       : (error, envelope) => this.#runCallback(callback, error, new CallContext(envelope.message, error))
     const result = this.#engine.accept(type, params, onSettled)
-    if (Result.isSuccess(result)) return
+    if (Result.isSuccess(result)) {
+      const { dropped, message, settlement } = result.success
+      // Dropped by beforeSend: as good as delivered for its callback, which runs once the call has returned.
+      if (dropped && callback !== undefined) {
+        queueMicrotask(() => this.#runCallback(callback, undefined, new CallContext(message, undefined)))
+      }
+      return new Receipt(message.messageId, settlement)
+    }
     const { error, message } = result.failure
     if (error.reason._tag === "ValidationError") throw error.reason
     // Refused after validation (too large, queue full, closed): reported, never thrown. The events go out now, with
@@ -500,7 +569,7 @@ export class Analytics {
       if (this.#later.length === 1) {
         Effect.runFork(Effect.andThen(Effect.yieldNow, Effect.sync(() => this.#reportLater())))
       }
-      return
+      return refusedReceipt(message, error)
     }
     this.#reportingRefusals = true
     try {
@@ -512,6 +581,7 @@ export class Analytics {
       this.#callbacks.push({ error, callback })
       if (this.#callbacks.length === 1) queueMicrotask(() => this.#runRefusalCallbacks())
     }
+    return refusedReceipt(message, error)
   }
 
   /** True while refusals are being reported: a refused call made then is reported later, not by recursion. */

@@ -31,12 +31,14 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Random from "effect/Random"
 import * as Ref from "effect/Ref"
+import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
 import * as AnalyticsConfig from "./AnalyticsConfig.ts"
 import { AnalyticsError, InvalidOption } from "./AnalyticsError.ts"
 import * as Engine from "./internal/engine.ts"
 import * as Message from "./Message.ts"
 import * as Outbox from "./Outbox.ts"
+import * as TrackingPlan from "./TrackingPlan.ts"
 
 /**
  * Messages that finally failed, with the reason.
@@ -74,20 +76,39 @@ class Failure implements DeliveryFailure {
 }
 
 /**
+ * What a call succeeds with: its message as it will be sent, and a way to wait for that message's outcome.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Receipt {
+  readonly messageId: string
+  /** The message exactly as it will be sent (after the tracking plan and `beforeSend`). */
+  readonly message: Message.WireMessage
+  /**
+   * Succeeds once the API has answered 2xx for the batch that held the message (or once `beforeSend` dropped it),
+   * fails with its final error (a final status, retries used up, the close timeout). Waiting is optional and
+   * interrupting the wait leaves the message alone. With a PostgreSQL outbox it fails at once: any process may send
+   * the message, so this client cannot follow it.
+   */
+  readonly delivered: Effect.Effect<void, AnalyticsError>
+}
+
+/**
  * Each call validates its params, encodes the message and queues it, without waiting for the network. It succeeds
- * with the message as it will be sent (with its `messageId`), or fails with an `AnalyticsError` whose reason is
- * `ValidationError`, `MessageTooLarge`, `QueueFull` or `ClientClosed`; nothing is queued then.
+ * with a {@link Receipt} (the message as it will be sent, with its `messageId`), or fails with an `AnalyticsError`
+ * whose reason is `ValidationError`, `MessageTooLarge`, `QueueFull` or `ClientClosed`; nothing is queued then.
  *
  * @category models
  * @since 0.1.0
  */
 export interface Service {
-  readonly identify: (params: Message.IdentifyParams) => Effect.Effect<Message.WireMessage, AnalyticsError>
-  readonly track: (params: Message.TrackParams) => Effect.Effect<Message.WireMessage, AnalyticsError>
-  readonly page: (params: Message.PageParams) => Effect.Effect<Message.WireMessage, AnalyticsError>
-  readonly screen: (params: Message.ScreenParams) => Effect.Effect<Message.WireMessage, AnalyticsError>
-  readonly group: (params: Message.GroupParams) => Effect.Effect<Message.WireMessage, AnalyticsError>
-  readonly alias: (params: Message.AliasParams) => Effect.Effect<Message.WireMessage, AnalyticsError>
+  readonly identify: (params: Message.IdentifyParams) => Effect.Effect<Receipt, AnalyticsError>
+  readonly track: (params: Message.TrackParams) => Effect.Effect<Receipt, AnalyticsError>
+  readonly page: (params: Message.PageParams) => Effect.Effect<Receipt, AnalyticsError>
+  readonly screen: (params: Message.ScreenParams) => Effect.Effect<Receipt, AnalyticsError>
+  readonly group: (params: Message.GroupParams) => Effect.Effect<Receipt, AnalyticsError>
+  readonly alias: (params: Message.AliasParams) => Effect.Effect<Receipt, AnalyticsError>
   /**
    * Sends everything queued now and completes when those messages are delivered or have finally failed. The client
    * stays open. Concurrent flushes share the work.
@@ -100,6 +121,41 @@ export interface Service {
    * subscriber in a scope that outlives the client's.
    */
   readonly failures: Stream.Stream<DeliveryFailure>
+  /** The tracking plan the client checks calls against (`TrackingPlan.layer`), if any. */
+  readonly trackingPlan: TrackingPlan.Any | undefined
+}
+
+/**
+ * A `beforeSend` step of the Effect API: the message about to be sent in, the message to send instead (or
+ * `Option.none()` to drop it) out, run in the caller's fiber. The built-in steps are in `cdp-analytics-effect/Enrich`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type BeforeSendStep = (message: Message.WireMessage) => Effect.Effect<Option.Option<Message.WireMessage>>
+
+/**
+ * The `beforeSend` an `AnalyticsClient` (and `layerTest`) runs on every message, when one is provided
+ * (`Enrich.layer(step)`, or `Layer.succeed(BeforeSend, step)`).
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export class BeforeSend extends Context.Service<BeforeSend, BeforeSendStep>()("cdp-analytics-effect/BeforeSend") {}
+
+/**
+ * The client typed by a tracking plan: `track` accepts only the plan's events (and, with `unknownEvents: "allow"`,
+ * others), each with its own properties type; `identify` and `group` take the plan's traits.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Typed<P extends TrackingPlan.Any> extends Omit<Service, "track" | "identify" | "group"> {
+  readonly track: <const E extends string>(
+    params: { readonly event: E } & TrackingPlan.TrackParams<P, E>
+  ) => Effect.Effect<Receipt, AnalyticsError>
+  readonly identify: (params: TrackingPlan.IdentifyParams<P>) => Effect.Effect<Receipt, AnalyticsError>
+  readonly group: (params: TrackingPlan.GroupParams<P>) => Effect.Effect<Receipt, AnalyticsError>
 }
 
 /**
@@ -122,8 +178,18 @@ export class AnalyticsRecorder extends Context.Service<AnalyticsRecorder, {
   readonly clear: Effect.Effect<void>
 }>()("cdp-analytics-effect/AnalyticsRecorder") {}
 
+/** The receipt of an accepted call; waiting on it subscribes to its outcome, and interrupting unsubscribes. */
+const receiptOf = (accepted: Engine.Accepted): Receipt => ({
+  messageId: accepted.message.messageId,
+  message: accepted.message,
+  delivered: Effect.callback<void, AnalyticsError>((resume) => {
+    const stop = accepted.settlement.watch((outcome) => resume(outcome === null ? Effect.void : Effect.fail(outcome)))
+    return Effect.sync(stop)
+  })
+})
+
 const methods = <R>(
-  accept: (type: Message.CallType, params: unknown) => Effect.Effect<Message.WireMessage, AnalyticsError, R>
+  accept: (type: Message.CallType, params: unknown) => Effect.Effect<Receipt, AnalyticsError, R>
 ) => ({
   identify: Effect.fn("AnalyticsClient.identify")((params: Message.IdentifyParams) => accept("identify", params)),
   track: Effect.fn("AnalyticsClient.track")((params: Message.TrackParams) => accept("track", params)),
@@ -140,7 +206,8 @@ const methods = <R>(
  * With an `Outbox` in the context (`Outbox.layerFile`), every call succeeds only once its message is written to the
  * outbox, what an earlier client left there is sent first, and what is left at the close timeout stays there
  * (`FlushTimeout` with `kept: true`). A directory in use by another live client fails the layer with
- * `OutboxUnavailable`.
+ * `OutboxUnavailable`. With a `TrackingPlan.Current` (`TrackingPlan.layer`), calls are checked against the plan;
+ * with a `BeforeSend` (`Enrich.layer`), it runs on every message, in the caller's fiber.
  *
  * @category constructors
  * @since 0.1.0
@@ -159,9 +226,12 @@ export const make = Effect.fnUntraced(function*(options: AnalyticsConfig.Options
       for (const subscriber of subscribers) Queue.endUnsafe(subscriber)
     })
   )
+  const trackingPlan = Option.getOrUndefined(yield* Effect.serviceOption(TrackingPlan.Current))
   const engine = yield* Engine.make({
     options,
     outbox: Option.getOrUndefined(yield* Effect.serviceOption(Outbox.Outbox)),
+    trackingPlan,
+    beforeSendEffect: Option.getOrUndefined(yield* Effect.serviceOption(BeforeSend)),
     // A failure a subscriber of `failures` sees is not logged too; a refusal is logged whatever the caller does
     // with the error it got, since an ignored error would otherwise be silent.
     isHandled: (kind) => kind === "failure" && subscribers.size > 0,
@@ -179,11 +249,30 @@ export const make = Effect.fnUntraced(function*(options: AnalyticsConfig.Options
     return Stream.fromQueue(subscriber)
   }))
   return AnalyticsClient.of({
-    ...methods(engine.acceptEffect),
+    ...methods((type, params) => Effect.map(engine.acceptEffect(type, params), receiptOf)),
     flush: Effect.withSpan(engine.flush, "AnalyticsClient.flush"),
-    failures
+    failures,
+    trackingPlan
   })
 })
+
+/**
+ * The client of the context, typed by `plan`. The client must have been built with the same plan
+ * (`TrackingPlan.layer(plan)`), which is what checks the calls at run time; otherwise this dies, naming the mistake.
+ *
+ * @category accessors
+ * @since 0.1.0
+ */
+export const typed = <P extends TrackingPlan.Any>(plan: P): Effect.Effect<Typed<P>, never, AnalyticsClient> =>
+  AnalyticsClient.use((client) =>
+    client.trackingPlan === plan
+      ? Effect.succeed(client as unknown as Typed<P>)
+      : Effect.die(
+        new Error(
+          "AnalyticsClient.typed(plan): the client was built without this plan, so its calls would not be checked; provide TrackingPlan.layer(plan) to the client's layer"
+        )
+      )
+  )
 
 /**
  * The client as a layer. The `HttpClient` stays open, so you choose the transport: `FetchHttpClient.layer` (any
@@ -234,20 +323,34 @@ export const layerTest: Layer.Layer<AnalyticsClient | AnalyticsRecorder> = Layer
     const recorded = yield* Ref.make<ReadonlyArray<Message.WireMessage>>([])
     const clock = yield* Clock.Clock
     const random = yield* Random.Random
-    const encode = Message.makeEncoder({
+    const trackingPlan = Option.getOrUndefined(yield* Effect.serviceOption(TrackingPlan.Current))
+    const beforeSend = Option.getOrUndefined(yield* Effect.serviceOption(BeforeSend))
+    const build = Message.makeBuilder({
       now: () => clock.currentTimeMillisUnsafe(),
-      uuid: () => Message.uuidV4(random)
+      uuid: () => Message.uuidV4(random),
+      checkCall: trackingPlan === undefined ? undefined : TrackingPlan.checker(trackingPlan)
     })
+    const delivered = Effect.void
+    const record = (type: Message.CallType, params: unknown) =>
+      Effect.gen(function*() {
+        const built = build(type, params)
+        if (Result.isFailure(built)) return yield* new AnalyticsError({ reason: built.failure })
+        const message = built.success
+        const sent = beforeSend === undefined ? Option.some(message) : yield* beforeSend(message)
+        // Dropped by beforeSend: nothing recorded, as nothing would be sent.
+        if (Option.isNone(sent)) return { messageId: message.messageId, message, delivered }
+        const invalid = sent.value === message ? undefined : Message.checkMessage(type, sent.value)
+        if (invalid !== undefined) return yield* new AnalyticsError({ reason: invalid })
+        const encoded = Message.serialize(sent.value)
+        if (Result.isFailure(encoded)) return yield* new AnalyticsError({ reason: encoded.failure })
+        yield* Ref.update(recorded, (all) => [...all, encoded.success.message])
+        return { messageId: sent.value.messageId, message: sent.value, delivered }
+      })
     const client = AnalyticsClient.of({
-      ...methods((type, params) =>
-        Effect.suspend(() => Effect.fromResult(encode(type, params))).pipe(
-          Effect.mapError((reason) => new AnalyticsError({ reason })),
-          Effect.tap((encoded) => Ref.update(recorded, (all) => [...all, encoded.message])),
-          Effect.map((encoded) => encoded.message)
-        )
-      ),
+      ...methods(record),
       flush: Effect.void,
-      failures: Stream.empty
+      failures: Stream.empty,
+      trackingPlan
     })
     const recorder = AnalyticsRecorder.of({ messages: Ref.get(recorded), clear: Ref.set(recorded, []) })
     return Context.make(AnalyticsClient, client).pipe(Context.add(AnalyticsRecorder, recorder))

@@ -52,6 +52,18 @@ export const kept = Metric.counter("cdp_analytics_messages_kept", {
 })
 
 /**
+ * Messages `beforeSend` dropped on purpose (it returned `null`, or `Option.none()`): nothing was sent, and their
+ * receipts resolved.
+ *
+ * @category metrics
+ * @since 0.1.0
+ */
+export const filtered = Metric.counter("cdp_analytics_messages_filtered", {
+  description: "messages beforeSend dropped on purpose, so never sent",
+  incremental: true
+})
+
+/**
  * Calls refused before queueing: the queue was full, the client closed, or the message too large.
  *
  * @category metrics

@@ -10,7 +10,7 @@ import type * as Random from "effect/Random"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as SchemaGetter from "effect/SchemaGetter"
-import type * as SchemaIssue from "effect/SchemaIssue"
+import * as SchemaIssue from "effect/SchemaIssue"
 import * as SchemaParser from "effect/SchemaParser"
 import * as SchemaTransformation from "effect/SchemaTransformation"
 import { MessageTooLarge, ValidationError } from "./AnalyticsError.ts"
@@ -618,7 +618,22 @@ export interface EncodeEnvironment {
   readonly strictParams?: boolean | undefined
   /** Told about each params key the call type does not have (dropped from the message), with what was probably meant. */
   readonly onUnknownKey?: ((call: CallType, key: string, meant: string | undefined) => void) | undefined
+  /**
+   * Checks a valid call further, and may replace what it carries (a tracking plan decodes `properties` or `traits`
+   * with its own Schemas): the call it returns is what is sent.
+   */
+  readonly checkCall?:
+    | ((type: CallType, call: NormalizedCall) => Result.Result<NormalizedCall, ValidationError>)
+    | undefined
 }
+
+/**
+ * A call after validation: its ids are strings, its timestamp an ISO string.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type NormalizedCall = FastDecoder.NormalizedCall
 
 // Typed loosely on purpose: only what is probed, so no runtime's typings leak into this module's API.
 interface RuntimeGlobals {
@@ -708,8 +723,26 @@ export const makeEncoder = (env: EncodeEnvironment) => {
   }
 
   const maxBytes = env.maxMessageBytes ?? MAX_MESSAGE_BYTES
-  const checkKeys = env.strictParams === true || env.onUnknownKey !== undefined
+  const build = makeBuilder(env, isoNow)
   return (type: CallType, params: unknown): Result.Result<Encoded, ValidationError | MessageTooLarge> => {
+    const built = build(type, params)
+    return Result.isFailure(built) ? Result.fail(built.failure) : serialize(built.success, maxBytes)
+  }
+}
+
+/**
+ * Validates a call and builds its wire message (with its `messageId` and `timestamp`), without serializing it: for
+ * a client that lets `beforeSend` change the message before it is checked again and serialized ({@link serialize}).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeBuilder = (
+  env: EncodeEnvironment,
+  isoNow: () => string = () => new Date(env.now()).toISOString()
+) => {
+  const checkKeys = env.strictParams === true || env.onUnknownKey !== undefined
+  return (type: CallType, params: unknown): Result.Result<WireMessage, ValidationError> => {
     const decoder = decoders[type]
     if (decoder === undefined) {
       return Result.fail(new ValidationError({ call: String(type), field: "", rule: "is not a known call type" }))
@@ -725,6 +758,11 @@ export const makeEncoder = (env: EncodeEnvironment) => {
       if (checkKeys) {
         const unknown = unknownKey(type, params as Record<string, unknown>, env)
         if (unknown !== undefined) return Result.fail(unknown)
+      }
+      if (env.checkCall !== undefined) {
+        const checked = env.checkCall(type, call)
+        if (Result.isFailure(checked)) return Result.fail(checked.failure)
+        call = checked.success
       }
       const message: MutableWireMessage = {
         type,
@@ -746,12 +784,7 @@ export const makeEncoder = (env: EncodeEnvironment) => {
       else if (defaults.properties) message.properties = {}
       if (call.traits !== undefined) message.traits = call.traits
       else if (defaults.traits) message.traits = {}
-      const json = JSON.stringify(message)
-      const bytes = utf8Length(json)
-      if (bytes > maxBytes) {
-        return Result.fail(new MessageTooLarge({ call: type, size: bytes, limit: maxBytes }))
-      }
-      return Result.succeed({ message, json, bytes })
+      return Result.succeed(message)
     } catch (error) {
       // A getter, Proxy trap or toJSON of the caller's data threw (the walk reports those it reaches with their path)
       return Result.fail(
@@ -759,6 +792,78 @@ export const makeEncoder = (env: EncodeEnvironment) => {
       )
     }
   }
+}
+
+/**
+ * Serializes a built message and measures it; over `maxBytes` it fails with `MessageTooLarge`.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const serialize = (
+  message: WireMessage,
+  maxBytes: number = MAX_MESSAGE_BYTES
+): Result.Result<Encoded, ValidationError | MessageTooLarge> => {
+  try {
+    const json = JSON.stringify(message)
+    const bytes = utf8Length(json)
+    if (bytes > maxBytes) return Result.fail(new MessageTooLarge({ call: message.type, size: bytes, limit: maxBytes }))
+    return Result.succeed({ message, json, bytes })
+  } catch (error) {
+    // A toJSON of the caller's data threw, or a value cannot be JSON (a bigint a plan's Schema decoded to).
+    return Result.fail(
+      new ValidationError({
+        call: message.type,
+        field: "",
+        rule: `the message could not be serialized: ${describeError(error)}`
+      })
+    )
+  }
+}
+
+/**
+ * Checks a message that user code (`beforeSend`) returned: it must still be a message of the same call type, with
+ * a `messageId`, a valid identity and JSON `properties`, `traits`, `context` and `integrations`, as its call's params
+ * must. A failure names the field.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const checkMessage = (type: CallType, message: unknown): ValidationError | undefined => {
+  if (!isPlainObject(message) || message.type !== type) {
+    return new ValidationError({ call: type, field: "type", rule: `must stay "${type}"` })
+  }
+  if (typeof message.messageId !== "string" || message.messageId === "") {
+    return new ValidationError({ call: type, field: "messageId", rule: "must be a non-empty string" })
+  }
+  const decoder = decoders[type]
+  try {
+    if (decoder.fast(message) !== undefined) return undefined
+    const decoded = decoder.parse(message)
+    return Result.isFailure(decoded) ? toValidationError(type, decoded.failure) : undefined
+  } catch (error) {
+    return new ValidationError({
+      call: type,
+      field: "",
+      rule: `the message could not be read: ${describeError(error)}`
+    })
+  }
+}
+
+/**
+ * The `ValidationError` of a Schema issue, its field the issue's path after `prefix` (`properties.revenue`).
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const validationErrorOf = (call: CallType, issue: SchemaIssue.Issue, prefix: string): ValidationError => {
+  const error = toValidationError(call, issue)
+  const field = error.field === "" ? prefix : `${prefix}.${error.field}`
+  // The plan's Schema knows nothing of this module's rules per field: its own message is the rule.
+  const rule = error.rule === "is invalid" || error.rule === "params must be an object"
+    ? SchemaIssue.makeFormatterDefault()(issue).split("\n")[0]!
+    : error.rule
+  return new ValidationError({ call, field, rule })
 }
 
 // The keys each call type has. Struct decoding drops any other key silently, so they are looked for here.

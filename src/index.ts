@@ -50,6 +50,13 @@ export * as Message from "./Message.ts"
 export * as Outbox from "./Outbox.ts"
 
 /**
+ * Typed tracking plans: the events a client may send and the Schemas of their properties and traits.
+ *
+ * @since 0.1.0
+ */
+export * as TrackingPlan from "./TrackingPlan.ts"
+
+/**
  * The Promise facade, a drop-in replacement for `@customerio/cdp-analytics-node`.
  *
  * @since 0.1.0
@@ -66,7 +73,8 @@ export {
   type EmittedError,
   type ErrorCode,
   type HttpRequestInfo,
-  type HttpResponseInfo
+  type HttpResponseInfo,
+  Receipt
 } from "./Analytics.ts"
 
 /**

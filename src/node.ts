@@ -21,8 +21,10 @@ export {
   type EmittedError,
   type ErrorCode,
   type HttpRequestInfo,
-  type HttpResponseInfo
+  type HttpResponseInfo,
+  Receipt
 } from "./Analytics.ts"
 export { AnalyticsError, ValidationError } from "./AnalyticsError.ts"
 export type { AliasParams, GroupParams, IdentifyParams, PageParams, ScreenParams, TrackParams } from "./Message.ts"
 export type { FileOptions as OutboxOptions } from "./Outbox.ts"
+export * as TrackingPlan from "./TrackingPlan.ts"

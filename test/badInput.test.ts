@@ -197,9 +197,9 @@ describe("valid calls", () => {
         yield* Effect.gen(function*() {
           const client = yield* AnalyticsClient.AnalyticsClient
           for (const call of viaEffect) {
-            const message = yield* (client[call.type] as (p: unknown) => Effect.Effect<Message.WireMessage, unknown>)(
-              call.params
-            )
+            const { message } = yield* (
+              client[call.type] as (p: unknown) => Effect.Effect<AnalyticsClient.Receipt, unknown>
+            )(call.params)
             sent.set(message.messageId, { ...call, json: JSON.stringify(message) })
           }
         }).pipe(
@@ -385,7 +385,7 @@ describe("invalid calls", () => {
         )
         const client = Context.get(context, AnalyticsClient.AnalyticsClient)
         const call = (type: Message.CallType, params: unknown) =>
-          (client[type] as (p: unknown) => Effect.Effect<Message.WireMessage, AnalyticsError>)(params)
+          (client[type] as (p: unknown) => Effect.Effect<AnalyticsClient.Receipt, AnalyticsError>)(params)
         const good: Array<string> = []
         const cases = [...invalidCalls, ...planted.map((p) => ["track", p.params, p.field] as const)]
         for (const [type, params, field] of cases) {

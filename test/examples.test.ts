@@ -117,6 +117,41 @@ const expected: Record<string, { readonly messages: ReadonlyArray<string>; reado
       assert.include(output, "A-2: the payment was declined: rolled back")
     }
   },
+  "21_tracking_plan.ts": {
+    messages: ["identify 019mr8mf4r", "track 019mr8mf4r Signed Up", "track 019mr8mf4r Order Completed"],
+    check: (messages, output) => {
+      const order = messages.find((m) => m.event === "Order Completed")
+      assert.strictEqual(at(order, "properties", "shippedAt"), "2026-12-01T10:00:00.000Z", "the decoded value is sent")
+      assert.match(output, /refused: track: "properties\.(orderId|revenue)"/)
+      assert.include(output, "event/Order Completed")
+    }
+  },
+  "22_receipts.ts": {
+    messages: ["track 019mr8mf4r Contract Signed", "track 019mr8mf4r Page Scrolled"],
+    check: (_, output) => {
+      assert.match(output, /delivered [0-9a-f-]{36}/)
+      assert.include(output, "not delivered: the client is closed")
+    }
+  },
+  "23_before_send.ts": {
+    messages: ["track 019mr8mf4r Newsletter Signup"],
+    check: ([message], output) => {
+      assert.deepStrictEqual(at(message, "properties"), {})
+      assert.deepStrictEqual(at(message, "context", "app"), { name: "shop", build: "2026.12.1" })
+      assert.include(output, "the health check was dropped")
+    }
+  },
+  "24_effect_enrich.ts": {
+    messages: ["identify user-ada", "track user-ada Signed Up"],
+    check: (messages, output) => {
+      for (const message of messages) {
+        assert.match(String(at(message, "context", "traceId")), /^[0-9a-f]{32}$/)
+        assert.deepStrictEqual(at(message, "context", "app"), { name: "signup-service" })
+      }
+      assert.deepStrictEqual(at(messages.find((m) => m.type === "identify"), "traits"), { email: "ada@example.com" })
+      assert.match(output, /delivered [0-9a-f-]{36}, traced as [0-9a-f]{32}/)
+    }
+  },
   "19_outbox.ts": {
     messages: [
       "track 019mr8mf4r Order Completed",

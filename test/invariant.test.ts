@@ -165,7 +165,7 @@ const run = (s: Scenario) =>
             // Forked: with overflow "suspend" a call may wait for room.
             calls.push(
               yield* engine.acceptEffect("track", params).pipe(
-                Effect.map((m) => m.messageId),
+                Effect.map((accepted) => accepted.message.messageId),
                 Effect.mapError((e) => e.reason._tag),
                 Effect.result,
                 Effect.forkChild({ startImmediately: true })

@@ -163,7 +163,7 @@ try {
 const recorded = await Effect.runPromise(
   Effect.gen(function*() {
     const client = yield* AnalyticsClientByPath.AnalyticsClient
-    return yield* client.identify({ userId: 7 })
+    return (yield* client.identify({ userId: 7 })).message
   }).pipe(Effect.provide(AnalyticsClient.layerTest))
 )
 let internal = "exported"

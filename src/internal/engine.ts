@@ -33,11 +33,13 @@ import {
   MessageTooLarge,
   OutboxUnavailable,
   QueueFull,
-  TransportError
+  TransportError,
+  ValidationError
 } from "../AnalyticsError.ts"
 import * as AnalyticsMetrics from "../AnalyticsMetrics.ts"
 import * as Message from "../Message.ts"
 import type * as Outbox from "../Outbox.ts"
+import * as TrackingPlan from "../TrackingPlan.ts"
 import * as Dispatch from "./batcher/dispatch.ts"
 import { Envelope, type MessageCallback } from "./envelope.ts"
 import { Ledger } from "./ledger.ts"
@@ -45,6 +47,7 @@ import { Journal } from "./outbox/journal.ts"
 import * as OpenOutbox from "./outbox/open.ts"
 import type * as SqlDrain from "./outbox/sqlDrain.ts"
 import * as Reporter from "./reporter.ts"
+import { Settlement } from "./settlement.ts"
 import * as Transport from "./transport.ts"
 
 export { Envelope, type MessageCallback } from "./envelope.ts"
@@ -70,6 +73,22 @@ export interface Options {
   readonly isHandled?: ((kind: "failure" | "refusal", hasCallback: boolean) => boolean) | undefined
   /** Where accepted messages are written before the call returns. Without it they are kept in memory only. */
   readonly outbox?: Outbox.Service | undefined
+  /** Checks calls against a tracking plan, whose Schemas' decoded values are sent. */
+  readonly trackingPlan?: TrackingPlan.Any | undefined
+  /** Changes or drops (`null`) each message before it is checked again, measured and queued (`accept`). */
+  readonly beforeSend?: ((message: Message.WireMessage) => Message.WireMessage | null) | undefined
+  /** The same for `acceptEffect`, run in the caller's fiber (it reads the caller's services and span). */
+  readonly beforeSendEffect?:
+    | ((message: Message.WireMessage) => Effect.Effect<Option.Option<Message.WireMessage>>)
+    | undefined
+}
+
+/** An accepted call: the message as it will be sent, and what its receipt waits on. */
+export interface Accepted {
+  readonly message: Message.WireMessage
+  readonly settlement: Settlement
+  /** `beforeSend` dropped it: it is settled (as delivered) and nothing is sent. */
+  readonly dropped: boolean
 }
 
 export interface Engine {
@@ -79,9 +98,12 @@ export interface Engine {
     type: Message.CallType,
     params: unknown,
     callback?: MessageCallback | undefined
-  ) => Result.Result<Message.WireMessage, Refusal>
-  /** As `accept`, but with `overflow: "suspend"` waits for room instead of failing with `QueueFull`. */
-  readonly acceptEffect: (type: Message.CallType, params: unknown) => Effect.Effect<Message.WireMessage, AnalyticsError>
+  ) => Result.Result<Accepted, Refusal>
+  /**
+   * As `accept`, but with `overflow: "suspend"` waits for room instead of failing with `QueueFull`, and runs
+   * `beforeSendEffect`.
+   */
+  readonly acceptEffect: (type: Message.CallType, params: unknown) => Effect.Effect<Accepted, AnalyticsError>
   /** Sends everything accepted so far and completes once it is settled. */
   readonly flush: Effect.Effect<void>
   /**
@@ -109,6 +131,23 @@ export const guard = (run: () => unknown): void => {
   } catch {
     // Deliberately dropped: see above.
   }
+}
+
+/** A call refused by validation: the error is the caller's (thrown by the facade), and nothing was queued. */
+const validationRefusal = (error: ValidationError | MessageTooLarge): Refusal => ({
+  error: new AnalyticsError({ reason: error }),
+  message: undefined
+})
+
+/** A message `beforeSend` returned is checked again, as if it were the call's params. */
+const checked = (
+  type: Message.CallType,
+  original: Message.WireMessage,
+  changed: Message.WireMessage | null
+): Result.Result<Message.WireMessage | null, Refusal> => {
+  if (changed === null || changed === original) return Result.succeed(changed)
+  const invalid = Message.checkMessage(type, changed)
+  return invalid === undefined ? Result.succeed(changed) : Result.fail(validationRefusal(invalid))
 }
 
 /** How long one cause of failure stays quiet in the log after it was logged. */
@@ -220,11 +259,12 @@ export const make = Effect.fnUntraced(function*(
    */
   const settle = (part: ReadonlyArray<Envelope>, error: AnalyticsError | undefined, kept = false) => {
     let fresh = 0
-    for (const envelope of part) if (!envelope.settled) fresh++
+    for (const envelope of part) if (envelope.outcome === undefined) fresh++
     if (fresh === 0) return
-    const settled = fresh === part.length ? part : part.filter((envelope) => !envelope.settled)
+    const settled = fresh === part.length ? part : part.filter((envelope) => envelope.outcome === undefined)
     for (const envelope of settled) {
-      envelope.settled = true
+      // Recorded now, so nothing can settle it again; its receipts are told after its callback.
+      envelope.outcome = error ?? null
       ledger.remove(envelope)
     }
     if (journal !== undefined && !kept) {
@@ -241,6 +281,8 @@ export const make = Effect.fnUntraced(function*(
     for (const envelope of settled) {
       const callback = envelope.callback
       if (callback !== undefined) guard(() => callback(error, envelope))
+      // Receipts: their waiters run user code too (a promise's reactions run later; an Effect's resume now).
+      guard(() => envelope.notify())
     }
     count(
       kept ? AnalyticsMetrics.kept : error === undefined ? AnalyticsMetrics.delivered : AnalyticsMetrics.failed,
@@ -327,11 +369,11 @@ export const make = Effect.fnUntraced(function*(
   }
 
   // The size limit is checked here rather than by the encoder, so a refusal can still show the message.
-  const encode = Message.makeEncoder({
+  const build = Message.makeBuilder({
     now: () => clock.currentTimeMillisUnsafe(),
     uuid: () => Message.uuidV4(random),
-    maxMessageBytes: Infinity,
     strictParams: config.strictParams,
+    checkCall: options.trackingPlan === undefined ? undefined : TrackingPlan.checker(options.trackingPlan),
     onUnknownKey: (call, key, meant) =>
       reporter.once(
         `${call}.${key}`,
@@ -352,23 +394,45 @@ export const make = Effect.fnUntraced(function*(
     return { error, message }
   }
 
-  // Validation comes first, even after close, as in the original: a bad call is the caller's bug either way.
-  const prepare = (
+  /** Validates and builds the message (plan included), before `beforeSend`. */
+  const start = (type: Message.CallType, params: unknown): Result.Result<Message.WireMessage, Refusal> => {
+    const built = build(type, params)
+    return Result.isFailure(built) ? Result.fail(validationRefusal(built.failure)) : Result.succeed(built.success)
+  }
+
+  /** Runs the synchronous `beforeSend`: the message to send, `null` to drop it, or a refusal. */
+  const transform = (
     type: Message.CallType,
-    params: unknown,
-    hasCallback: boolean
-  ): Result.Result<Message.Encoded, Refusal> => {
-    const encoded = encode(type, params)
-    if (Result.isFailure(encoded)) {
-      return Result.fail({ error: new AnalyticsError({ reason: encoded.failure }), message: undefined })
+    message: Message.WireMessage
+  ): Result.Result<Message.WireMessage | null, Refusal> => {
+    if (options.beforeSend === undefined) return Result.succeed(message)
+    let changed: Message.WireMessage | null
+    try {
+      changed = options.beforeSend(message)
+    } catch (error) {
+      const rule = `beforeSend threw: ${error instanceof Error ? error.message : String(error)}`
+      return Result.fail(validationRefusal(new ValidationError({ call: type, field: "", rule })))
     }
-    const { message, bytes } = encoded.success
+    return checked(type, message, changed)
+  }
+
+  // Validation comes first, even after close, as in the original: a bad call is the caller's bug either way.
+  const finish = (message: Message.WireMessage, hasCallback: boolean): Result.Result<Message.Encoded, Refusal> => {
+    const encoded = Message.serialize(message, Infinity)
+    if (Result.isFailure(encoded)) return Result.fail(validationRefusal(encoded.failure))
+    const { bytes } = encoded.success
     if (stopped) return Result.fail(refused(clientClosed, message, hasCallback))
     if (bytes > Message.MAX_MESSAGE_BYTES) {
-      const tooLarge = new MessageTooLarge({ call: type, size: bytes, limit: Message.MAX_MESSAGE_BYTES })
+      const tooLarge = new MessageTooLarge({ call: message.type, size: bytes, limit: Message.MAX_MESSAGE_BYTES })
       return Result.fail(refused(new AnalyticsError({ reason: tooLarge }), message, hasCallback))
     }
     return Result.succeed(encoded.success)
+  }
+
+  /** A message `beforeSend` dropped: settled at once, as delivered, and counted. */
+  const dropped = (message: Message.WireMessage): Accepted => {
+    count(AnalyticsMetrics.filtered, 1)
+    return { message, settlement: Settlement.settled(null), dropped: true }
   }
 
   const outboxFull = fileOutbox === undefined ? queueFull : new AnalyticsError({
@@ -384,12 +448,15 @@ export const make = Effect.fnUntraced(function*(
   const enqueue = (
     encoded: Message.Encoded,
     callback: MessageCallback | undefined
-  ): Result.Result<Message.WireMessage, Refusal> => {
+  ): Result.Result<Accepted, Refusal> => {
     let envelope: Envelope | undefined
-    if (journal === undefined) envelope = new Envelope(encoded.json, encoded.bytes, now(), callback)
+    let settlement: Settlement
+    if (journal === undefined) settlement = envelope = new Envelope(encoded.json, encoded.bytes, now(), callback)
     else {
       try {
-        envelope = journal.write(encoded.json, encoded.bytes, now(), callback, ledger.hasRoom())
+        const written = journal.write(encoded.json, encoded.bytes, now(), callback, ledger.hasRoom())
+        envelope = written.envelope
+        settlement = written.settlement
       } catch (error) {
         return Result.fail(refused(outboxUnavailable(error), encoded.message, callback !== undefined))
       }
@@ -400,14 +467,19 @@ export const make = Effect.fnUntraced(function*(
       dispatcher.offer(envelope)
     }
     count(AnalyticsMetrics.enqueued, 1)
-    return Result.succeed(encoded.message)
+    return Result.succeed({ message: encoded.message, settlement, dropped: false })
   }
 
   // A PostgreSQL outbox is written by an Effect (in the caller's transaction); a synchronous call cannot wait for it.
   const sqlOnly = outboxUnavailable("a PostgreSQL outbox takes calls through the Effect API only")
 
   const accept: Engine["accept"] = (type, params, callback) => {
-    const prepared = prepare(type, params, callback !== undefined)
+    const started = start(type, params)
+    if (Result.isFailure(started)) return Result.fail(started.failure)
+    const transformed = transform(type, started.success)
+    if (Result.isFailure(transformed)) return Result.fail(transformed.failure)
+    if (transformed.success === null) return Result.succeed(dropped(started.success))
+    const prepared = finish(transformed.success, callback !== undefined)
     if (Result.isFailure(prepared)) return Result.fail(prepared.failure)
     if (sqlOutbox !== undefined) return Result.fail(refused(sqlOnly, prepared.success.message, callback !== undefined))
     if (!hasRoom(prepared.success.bytes)) {
@@ -419,7 +491,7 @@ export const make = Effect.fnUntraced(function*(
   // The outbox's bytes are freed only as messages settle: wait for the next one and look again.
   const untilRoom = journal === undefined ? ledger.untilRoom : ledger.nextRemoval
 
-  const waitForRoom = (encoded: Message.Encoded): Effect.Effect<Message.WireMessage, AnalyticsError> =>
+  const waitForRoom = (encoded: Message.Encoded): Effect.Effect<Accepted, AnalyticsError> =>
     Effect.suspend(() => {
       if (stopped) return Effect.fail(refused(clientClosed, encoded.message, false).error)
       if (hasRoom(encoded.bytes)) return Effect.mapError(Effect.fromResult(enqueue(encoded, undefined)), (r) => r.error)
@@ -430,29 +502,60 @@ export const make = Effect.fnUntraced(function*(
   const acceptWhenRoom = (encoded: Message.Encoded) =>
     waitForRoom(encoded).pipe(Effect.onInterrupt(() => Effect.sync(() => ledger.passRoom())))
 
+  // Any process may send a row of a PostgreSQL outbox: this client cannot follow its outcome.
+  const unfollowable = Settlement.settled(outboxUnavailable(
+    "a receipt cannot follow a message of a PostgreSQL outbox: any process may send it (it is stored, and the outbox delivers it)"
+  ))
+
   // The row is inserted by the caller's fiber, so inside `sql.withTransaction` it is part of that transaction.
   const insert = (encoded: Message.Encoded) =>
     sqlDrain!.insert(encoded.json).pipe(
       Effect.mapError((error) => refused(outboxUnavailable(error), encoded.message, false).error),
-      Effect.andThen(Effect.sync(() => {
+      Effect.andThen(Effect.sync((): Accepted => {
         count(AnalyticsMetrics.enqueued, 1)
-        return encoded.message
+        return { message: encoded.message, settlement: unfollowable, dropped: false }
       }))
     )
 
-  const acceptEffect: Engine["acceptEffect"] = sqlOutbox !== undefined
-    ? (type, params) =>
-      Effect.suspend(() => {
-        const prepared = prepare(type, params, false)
-        return Result.isFailure(prepared) ? Effect.fail(prepared.failure.error) : insert(prepared.success)
-      })
-    : config.overflow === "fail"
-    ? (type, params) => Effect.suspend(() => Effect.mapError(Effect.fromResult(accept(type, params)), (r) => r.error))
-    : (type, params) =>
-      Effect.suspend(() => {
-        const prepared = prepare(type, params, false)
-        return Result.isFailure(prepared) ? Effect.fail(prepared.failure.error) : acceptWhenRoom(prepared.success)
-      })
+  const queueEncoded = (encoded: Message.Encoded): Effect.Effect<Accepted, AnalyticsError> =>
+    sqlOutbox !== undefined
+      ? insert(encoded)
+      : config.overflow === "suspend"
+      ? acceptWhenRoom(encoded)
+      : Effect.suspend(() =>
+        hasRoom(encoded.bytes)
+          ? Effect.mapError(Effect.fromResult(enqueue(encoded, undefined)), (r) => r.error)
+          : Effect.fail(refused(outboxFull, encoded.message, false).error)
+      )
+
+  /** The rest of a call once `beforeSend` has had its say: checked again, measured, queued. */
+  const afterBeforeSend = (
+    type: Message.CallType,
+    original: Message.WireMessage,
+    changed: Message.WireMessage | null
+  ): Effect.Effect<Accepted, AnalyticsError> => {
+    const result = checked(type, original, changed)
+    if (Result.isFailure(result)) return Effect.fail(result.failure.error)
+    if (result.success === null) return Effect.succeed(dropped(original))
+    const prepared = finish(result.success, false)
+    return Result.isFailure(prepared) ? Effect.fail(prepared.failure.error) : queueEncoded(prepared.success)
+  }
+
+  const acceptEffect: Engine["acceptEffect"] = (type, params) =>
+    Effect.suspend(() => {
+      const started = start(type, params)
+      if (Result.isFailure(started)) return Effect.fail(started.failure.error)
+      const message = started.success
+      if (options.beforeSendEffect !== undefined) {
+        return Effect.flatMap(
+          options.beforeSendEffect(message),
+          (changed) => afterBeforeSend(type, message, Option.getOrNull(changed))
+        )
+      }
+      const transformed = transform(type, message)
+      if (Result.isFailure(transformed)) return Effect.fail(transformed.failure.error)
+      return afterBeforeSend(type, message, transformed.success)
+    })
 
   // Everything accepted so far: what the ledger was given, and the backlog, which it is given next, in order.
   const lastAccepted = () => ledger.lastSeq + (journal?.backlog ?? 0)
@@ -488,7 +591,7 @@ export const make = Effect.fnUntraced(function*(
   /** The backlog stays on disk: callers waiting on its messages are told why; the rest are counted and logged once. */
   const keepBacklog = (backlog: Journal, reason: AnalyticsError) => {
     handingOut = false
-    const awaited = backlog.awaited()
+    const awaited = backlog.awaited(reason)
     for (const envelope of awaited) ledger.add(envelope)
     settle(awaited, reason, true)
     const onDiskOnly = backlog.backlog - awaited.length

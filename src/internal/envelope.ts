@@ -5,6 +5,7 @@ import type { AnalyticsError } from "../AnalyticsError.ts"
 import type * as Message from "../Message.ts"
 import type * as Dispatch from "./batcher/dispatch.ts"
 import type { Position } from "./outbox/fileLog.ts"
+import { Settlement } from "./settlement.ts"
 import type * as Transport from "./transport.ts"
 
 /** Told once when its own message is settled; a promise it returns is the facade's to wait for at close. */
@@ -18,14 +19,13 @@ export type MessageCallback = (error: AnalyticsError | undefined, envelope: Enve
  * instead of a tree. The few who need the message (callbacks, event listeners, failures) get it parsed back from
  * that JSON, which is exactly what was sent.
  */
-export class Envelope implements Dispatch.Item, Transport.Payload {
+export class Envelope extends Settlement implements Dispatch.Item, Transport.Payload {
   readonly json: string
   readonly bytes: number
   readonly enqueuedAt: number
   readonly callback: MessageCallback | undefined
   /** Where it is in the outbox, if there is one: a record of the file outbox, or a row id of the PostgreSQL one. */
   readonly position: Position | bigint | undefined
-  settled = false
   lastError: AnalyticsError | undefined = undefined
   // The ledger's fields.
   seq = 0
@@ -39,6 +39,7 @@ export class Envelope implements Dispatch.Item, Transport.Payload {
     callback: MessageCallback | undefined,
     position?: Position | bigint | undefined
   ) {
+    super()
     this.json = json
     this.bytes = bytes
     this.enqueuedAt = enqueuedAt

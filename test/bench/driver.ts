@@ -26,6 +26,8 @@ export interface DriverConfig {
   readonly transport: Transport
   /** The facade with a file outbox in a temporary directory (its defaults: fsync every 200 ms). */
   readonly outbox?: boolean | undefined
+  /** The caller keeps every receipt the facade returns (what a receipt costs, in the heap per queued event). */
+  readonly receipts?: boolean | undefined
   /** Events per request; `undefined` keeps the library's default. */
   readonly batchSize: number | undefined
   readonly scenario: "burst" | "steady"
@@ -122,8 +124,11 @@ const makeClient = async (config: DriverConfig): Promise<Client> => {
         ...(outbox === undefined ? {} : { outbox: { path: outbox.path } })
       })
       analytics.on("error", () => failures++)
+      const receipts: Array<unknown> = []
       return {
-        track: (event) => analytics.track(event),
+        track: config.receipts === true
+          ? (event) => void receipts.push(analytics.track(event))
+          : (event) => analytics.track(event),
         flush: () => analytics.flush(),
         close: () => analytics.closeAndFlush({ timeout: closeTimeoutMillis }).finally(() => outbox?.remove()),
         // The bundle's metrics are its own; a burst loop is synchronous, so everything it made is still queued.

@@ -94,6 +94,8 @@ interface Row {
   readonly ours: boolean
   /** With a file outbox (fsync every 200 ms, its default). */
   readonly outbox: boolean
+  /** The caller keeps every call's receipt until close. */
+  readonly receipts: boolean
 }
 
 const row = (
@@ -111,12 +113,14 @@ const row = (
   batchSize,
   perRequest,
   ours: library === "facade" || library === "effect",
-  outbox: id.includes("+outbox")
+  outbox: id.includes("+outbox"),
+  receipts: id.includes("+receipts")
 })
 
 const mainRows: ReadonlyArray<Row> = [
   row("facade", "this library, facade", "facade", 20, undefined),
   row("facade-100", "this library, facade", "facade", 100, 100),
+  row("facade+receipts", "facade, every receipt kept", "facade", 20, undefined),
   row("facade+outbox", "facade, file outbox", "facade", 20, undefined),
   row("facade+outbox-100", "facade, file outbox", "facade", 100, 100),
   row("effect", "this library, Effect API", "effect", 20, undefined),
@@ -315,6 +319,7 @@ const measureOnce = async (
     library: r.library,
     transport: r.transport,
     outbox: r.outbox,
+    receipts: r.receipts,
     batchSize: r.batchSize,
     scenario: scenario === "steady" ? "steady" : "burst",
     events: expected,

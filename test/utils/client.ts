@@ -79,7 +79,8 @@ export const setup = Effect.fnUntraced(function*(
     Scope.provide(scope),
     Effect.provide(captureLogs(logs))
   )
-  const call = (type: Message.CallType) => (params: unknown) => engine.acceptEffect(type, params)
+  const call = (type: Message.CallType) => (params: unknown) =>
+    Effect.map(engine.acceptEffect(type, params), (accepted) => accepted.message)
   const client = {
     identify: call("identify"),
     track: call("track"),

@@ -8,6 +8,7 @@
  * Every disk operation may throw (a full disk, an I/O error): the engine decides what each failure means.
  */
 import { Envelope, type MessageCallback } from "../envelope.ts"
+import { type Outcome, Settlement } from "../settlement.ts"
 import type { FileLog, Position } from "./fileLog.ts"
 
 const keyOf = (position: Position): string => `${position.segment}:${position.offset}`
@@ -16,6 +17,8 @@ export class Journal {
   readonly log: FileLog
   /** Messages of the backlog with a callback. */
   readonly #waiting = new Map<string, Envelope>()
+  /** Receipts of the other messages of the backlog, while someone keeps them. */
+  readonly #receipts = new Map<string, WeakRef<Settlement>>()
 
   constructor(log: FileLog) {
     this.log = log
@@ -34,20 +37,28 @@ export class Journal {
     return this.log.hasRoom(bytes)
   }
 
-  /** Writes a message; returns its envelope if the engine takes it now (`handOut`), else keeps it in the backlog. */
+  /**
+   * Writes a message; returns its envelope if the engine takes it now (`handOut`), else keeps it in the backlog.
+   * Either way, `settlement` is what its receipt waits on.
+   */
   write(
     json: string,
     bytes: number,
     now: number,
     callback: MessageCallback | undefined,
     handOut: boolean
-  ): Envelope | undefined {
+  ): { readonly envelope: Envelope | undefined; readonly settlement: Settlement } {
     const { handedOut, position } = this.log.append(json, bytes, handOut)
-    const envelope = handedOut || callback !== undefined
-      ? new Envelope(json, bytes, now, callback, position)
-      : undefined
-    if (!handedOut && envelope !== undefined) this.#waiting.set(keyOf(position), envelope)
-    return handedOut ? envelope : undefined
+    if (handedOut || callback !== undefined) {
+      const envelope = new Envelope(json, bytes, now, callback, position)
+      if (handedOut) return { envelope, settlement: envelope }
+      this.#waiting.set(keyOf(position), envelope)
+      return { envelope: undefined, settlement: envelope }
+    }
+    // The receipt's settlement is only weakly held: a receipt nobody keeps costs nothing once collected.
+    const settlement = new Settlement()
+    this.#receipts.set(keyOf(position), new WeakRef(settlement))
+    return { envelope: undefined, settlement }
   }
 
   /** Up to `max` messages of the backlog, oldest first, read back from disk. */
@@ -55,9 +66,19 @@ export class Journal {
     return this.log.take(max).map((record) => {
       const key = keyOf(record.position)
       const waiting = this.#waiting.get(key)
-      if (waiting === undefined) return new Envelope(record.json, record.bytes, now, undefined, record.position)
-      this.#waiting.delete(key)
-      return waiting
+      if (waiting !== undefined) {
+        this.#waiting.delete(key)
+        return waiting
+      }
+      const envelope = new Envelope(record.json, record.bytes, now, undefined, record.position)
+      const receipt = this.#receipts.get(key)
+      if (receipt !== undefined) {
+        this.#receipts.delete(key)
+        // The receipt was made before this envelope: it hears the outcome through it.
+        const settlement = receipt.deref()
+        if (settlement !== undefined) envelope.watch((outcome) => settlement.finish(outcome))
+      }
+      return envelope
     })
   }
 
@@ -70,8 +91,13 @@ export class Journal {
     this.log.ack(envelopes.map((envelope) => envelope.position as Position))
   }
 
-  /** The backlog's messages that have a callback: at close, they are told they were kept. They stay on disk. */
-  awaited(): Array<Envelope> {
+  /**
+   * The backlog's messages that have a callback: at close, they are told they were kept (their receipts too, with
+   * `outcome`). They stay on disk.
+   */
+  awaited(outcome: Outcome): Array<Envelope> {
+    for (const receipt of this.#receipts.values()) receipt.deref()?.finish(outcome)
+    this.#receipts.clear()
     const out = [...this.#waiting.values()]
     this.#waiting.clear()
     return out
