@@ -4,6 +4,9 @@
  *
  * For a large import, give each call a stable `messageId` (here derived from the source row), so that running the
  * import twice does not create duplicates. Run it: `npm run example -- backfill`.
+ *
+ * For history already in files, write one call per line (NDJSON) and let the command import it, resumable:
+ * `npx cdp-analytics import orders.ndjson` (docs/import.md).
  */
 // In your project: import { Analytics } from "cdp-analytics-effect/node"
 import { Analytics } from "../src/node.ts"

@@ -35,7 +35,11 @@ analytics.track({
 
 // What the compiler refuses, plain JavaScript cannot send either:
 try {
-  ;(analytics as Analytics).track({ userId: "019mr8mf4r", event: "Order Completed", properties: { revenue: "42" } })
+  ;(analytics as unknown as Analytics).track({
+    userId: "019mr8mf4r",
+    event: "Order Completed",
+    properties: { revenue: "42" }
+  })
 } catch (error) {
   if (error instanceof ValidationError) console.log(`refused: ${error.message}`)
 }

@@ -1,6 +1,7 @@
 /**
- * `beforeSend`: a function that sees every message just before it is sent. Return it (changed or not) to send it,
- * or `null` to drop it. What it returns is checked again and measured, so what is sent is always valid. Here it tags
+ * `beforeSend`: a function that sees a copy of every message just before it is sent. Return it (changed or not) to
+ * send it, or `null` to drop it. What it returns is rebuilt as a call's params are (checked, normalized, keys of no
+ * field dropped, the tracking plan applied again) and measured, so what is sent is always valid. Here it tags
  * every message with the app's build, removes an email from `properties`, and drops health checks. Run it: `npm run
  * example -- before_send`. The Effect API's version (steps that read the caller's span and HTTP request) is in
  * docs/tracking-plan.md.

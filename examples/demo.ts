@@ -5,6 +5,9 @@
  * the demo's data is made up, and must never land in a real workspace by accident. To send it to the real
  * Customer.io API on purpose, pass `--live` (`npm run demo -- --live`) with `CUSTOMERIO_WRITE_KEY` set (and
  * optionally `CUSTOMERIO_REGION=eu` or `CUSTOMERIO_HOST`).
+ *
+ * `npm run demo -- --inspect` keeps the collector open after the run, so its inspector (printed as "Inspector:") shows
+ * what was sent until Ctrl-C.
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -15,6 +18,7 @@ import { Analytics, AnalyticsClient } from "../src/index.ts"
 import * as NodeTransport from "../src/NodeTransport.ts"
 
 const live = process.argv.includes("--live")
+const inspect = process.argv.includes("--inspect")
 const realKey = process.env.CUSTOMERIO_WRITE_KEY
 if (live && !realKey) {
   console.error("--live sends the demo's made-up data to the real API: set CUSTOMERIO_WRITE_KEY to your source's key.")
@@ -30,13 +34,15 @@ const options: { writeKey: string; host?: string | undefined; region?: "us" | "e
   }
   : { writeKey: "demo-write-key", host: collector.url }
 
-if (collector === undefined) console.log("--live: sending the demo's made-up data to the Customer.io API")
-else if (realKey) {
+if (collector === undefined) {
+  console.log(`--live: sending the demo's made-up data to ${options.host ?? "the Customer.io API"}`)
+} else if (realKey) {
   console.log(
     "CUSTOMERIO_WRITE_KEY is set but ignored: the demo sends to the local collector (--live sends to the API)"
   )
 }
 if (collector !== undefined) console.log(`Local collector listening on ${collector.url}`)
+if (collector !== undefined && inspect) console.log(`Inspector: ${collector.inspectorUrl} (open it in a browser)`)
 
 // 1. The Promise facade, exactly as the original library's documentation uses it.
 const outcomes = { delivered: 0, failed: 0 }
@@ -121,10 +127,23 @@ if (collector !== undefined) {
   )
   for (const [type, count] of Object.entries(stats.byType)) console.log(`  ${type.padEnd(9)} ${count}`)
   console.log(`  retries ${stats.retries}, duplicates ${stats.duplicates}, answers ${JSON.stringify(stats.answers)}`)
-  await collector.close()
   const expected = outcomes.delivered + effectOutcome.sent - effectOutcome.failed
   if (stats.messages !== expected || outcomes.failed > 0 || effectOutcome.failed > 0) {
     console.error(`\nExpected ${expected} messages without failures: something was lost.`)
     process.exitCode = 1
   }
+  if (inspect) {
+    console.log(`\nThe collector stays open: see this run at ${collector.inspectorUrl}\nCtrl-C to stop.`)
+    await new Promise<void>((resolve) => {
+      process.once("SIGINT", resolve)
+      process.once("SIGTERM", resolve)
+    })
+  } else {
+    console.log(
+      "\nWatch a run live in your browser: npm run demo -- --inspect (keeps the collector and its inspector open),\n" +
+        "or run `npm run collector` (the `cdp-analytics collector` command) in another terminal and send to it:\n" +
+        "  CUSTOMERIO_HOST=http://127.0.0.1:8080 CUSTOMERIO_WRITE_KEY=any npm run demo -- --live"
+    )
+  }
+  await collector.close()
 }

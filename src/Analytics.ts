@@ -37,7 +37,7 @@ import * as TrackingPlan from "./TrackingPlan.ts"
  * @category models
  * @since 0.1.0
  */
-export interface AnalyticsSettings<Plan extends TrackingPlan.Any | undefined = any> {
+export interface AnalyticsSettings<Plan extends TrackingPlan.Any | undefined = undefined> {
   readonly writeKey: string
   readonly host?: string | undefined
   readonly path?: string | undefined
@@ -80,10 +80,11 @@ export interface AnalyticsSettings<Plan extends TrackingPlan.Any | undefined = a
    */
   readonly trackingPlan?: Plan
   /**
-   * Runs on every message just before it is checked again, measured and queued: return it (changed or not) to send
-   * it, or `null` to drop it (its callback then runs without an error, its receipt resolves, and
-   * `AnalyticsMetrics.filtered` counts it). Synchronous; a `beforeSend` that throws makes the call throw a
-   * `ValidationError`.
+   * Runs on a copy of every message (changing it in place is safe) just before it is sent: return it (changed or not)
+   * to send it, or `null` to drop it (its callback then runs without an error, its receipt resolves, and
+   * `AnalyticsMetrics.filtered` counts it). What it returns is rebuilt as a call's params are (checked, normalized,
+   * keys of no field dropped, the tracking plan applied again) and measured. Synchronous; a `beforeSend` that throws
+   * makes the call throw a `ValidationError`.
    */
   readonly beforeSend?: ((message: Message.WireMessage) => Message.WireMessage | null) | undefined
 }
@@ -287,7 +288,7 @@ const refusedReceipt = (message: Message.WireMessage | undefined, error: Analyti
  * @category constructors
  * @since 0.1.0
  */
-export class Analytics<Plan extends TrackingPlan.Any | undefined = any> {
+export class Analytics<Plan extends TrackingPlan.Any | undefined = undefined> {
   readonly #listeners = new Map<
     keyof AnalyticsEvents,
     Array<{ listener: (...args: Array<any>) => void; once: boolean }>

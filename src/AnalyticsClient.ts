@@ -36,6 +36,7 @@ import * as Stream from "effect/Stream"
 import * as AnalyticsConfig from "./AnalyticsConfig.ts"
 import { AnalyticsError, InvalidOption } from "./AnalyticsError.ts"
 import * as Engine from "./internal/engine.ts"
+import * as Prepare from "./internal/prepare.ts"
 import * as Message from "./Message.ts"
 import * as Outbox from "./Outbox.ts"
 import * as TrackingPlan from "./TrackingPlan.ts"
@@ -126,8 +127,10 @@ export interface Service {
 }
 
 /**
- * A `beforeSend` step of the Effect API: the message about to be sent in, the message to send instead (or
- * `Option.none()` to drop it) out, run in the caller's fiber. The built-in steps are in `cdp-analytics-effect/Enrich`.
+ * A `beforeSend` step of the Effect API: a copy of the message about to be sent in (changing it in place is safe),
+ * the message to send instead (or `Option.none()` to drop it) out, run in the caller's fiber. What it returns is
+ * rebuilt as a call's params are: checked, normalized, keys of no field dropped, the tracking plan applied again. The
+ * built-in steps are in `cdp-analytics-effect/Enrich`.
  *
  * @category models
  * @since 0.1.0
@@ -325,26 +328,29 @@ export const layerTest: Layer.Layer<AnalyticsClient | AnalyticsRecorder> = Layer
     const random = yield* Random.Random
     const trackingPlan = Option.getOrUndefined(yield* Effect.serviceOption(TrackingPlan.Current))
     const beforeSend = Option.getOrUndefined(yield* Effect.serviceOption(BeforeSend))
-    const build = Message.makeBuilder({
+    // The engine's own steps: built, checked against the plan, through beforeSend and rebuilt.
+    const prepare = Prepare.make({
       now: () => clock.currentTimeMillisUnsafe(),
       uuid: () => Message.uuidV4(random),
-      checkCall: trackingPlan === undefined ? undefined : TrackingPlan.checker(trackingPlan)
+      trackingPlan,
+      beforeSendEffect: beforeSend
     })
     const delivered = Effect.void
     const record = (type: Message.CallType, params: unknown) =>
       Effect.gen(function*() {
-        const built = build(type, params)
+        const built = prepare.build(type, params)
         if (Result.isFailure(built)) return yield* new AnalyticsError({ reason: built.failure })
         const message = built.success
-        const sent = beforeSend === undefined ? Option.some(message) : yield* beforeSend(message)
+        const sent = yield* Effect.mapError(
+          prepare.beforeSendEffect(type, message),
+          (reason) => new AnalyticsError({ reason })
+        )
         // Dropped by beforeSend: nothing recorded, as nothing would be sent.
-        if (Option.isNone(sent)) return { messageId: message.messageId, message, delivered }
-        const invalid = sent.value === message ? undefined : Message.checkMessage(type, sent.value)
-        if (invalid !== undefined) return yield* new AnalyticsError({ reason: invalid })
-        const encoded = Message.serialize(sent.value)
+        if (sent === null) return { messageId: message.messageId, message, delivered }
+        const encoded = Message.serialize(sent)
         if (Result.isFailure(encoded)) return yield* new AnalyticsError({ reason: encoded.failure })
         yield* Ref.update(recorded, (all) => [...all, encoded.success.message])
-        return { messageId: sent.value.messageId, message: sent.value, delivered }
+        return { messageId: sent.messageId, message: sent, delivered }
       })
     const client = AnalyticsClient.of({
       ...methods(record),

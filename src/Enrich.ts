@@ -24,8 +24,9 @@
  * )
  * ```
  *
- * What a step returns is checked again (as a call's params are) and measured against the 32 KB limit, so what is
- * sent is always valid. A dropped message is counted in `AnalyticsMetrics.filtered`, and its receipt succeeds.
+ * A step is given a copy of the message. What it returns is rebuilt as a call's params are (checked, normalized, keys
+ * of no field dropped, the tracking plan applied again) and measured against the 32 KB limit, so what is sent is
+ * always valid. A dropped message is counted in `AnalyticsMetrics.filtered`, and its receipt succeeds.
  *
  * Imported on its own path (not from the package root): it reads Effect's `HttpServerRequest`, which a client that
  * never enriches should not load.
@@ -86,8 +87,8 @@ const withContext = (message: Message.WireMessage, extra: Record<string, unknown
 
 /**
  * Adds the caller's span's ids as `context.traceId` and `context.spanId`, so an event links to the request that
- * caused it (the span the client opens for the call itself is skipped). Without a span, or when the message already
- * has a `traceId`, it changes nothing.
+ * caused it (the span the client opens for the call itself is skipped). Without a span of the caller's, or when the
+ * message already has a `traceId`, it changes nothing.
  *
  * @category steps
  * @since 0.1.0
@@ -96,7 +97,9 @@ export const traceContext: Step = (message) =>
   Effect.map(Effect.option(Effect.currentSpan), (current) => {
     if (Option.isNone(current) || message.context.traceId !== undefined) return Option.some(message)
     let span: Tracer.AnySpan = current.value
-    if (span._tag === "Span" && span.name.startsWith("AnalyticsClient.") && Option.isSome(span.parent)) {
+    if (span._tag === "Span" && span.name.startsWith("AnalyticsClient.")) {
+      // The client's own span: the caller's is its parent, if the caller has one.
+      if (Option.isNone(span.parent)) return Option.some(message)
       span = span.parent.value
     }
     return Option.some(withContext(message, { traceId: span.traceId, spanId: span.spanId }))
@@ -137,7 +140,8 @@ const parseNetwork = (text: string): IpNetwork.IpNetwork => {
 
 /**
  * The end user's address: the connection's peer, unless it is a trusted proxy; then the last address in
- * `X-Forwarded-For` that no trusted proxy vouches for.
+ * `X-Forwarded-For` that no trusted proxy vouches for. `undefined` when every hop is a trusted proxy's (or the
+ * header is missing): a proxy's own address is never the user's.
  */
 export const clientAddress = (
   peer: string | undefined,
@@ -152,14 +156,15 @@ export const clientAddress = (
   let client = peer
   const hops = forwardedFor?.split(",").map((hop) => hop.trim()).filter((hop) => hop !== "") ?? []
   while (isTrusted(client) && hops.length > 0) client = hops.pop()!
-  return parseAddress(client) === undefined ? undefined : client.trim().replace(ipv4Mapped, "$1")
+  if (isTrusted(client) || parseAddress(client) === undefined) return undefined
+  return client.trim().replace(ipv4Mapped, "$1")
 }
 
 /**
  * Adds the end user's IP address as `context.ip`, from the `HttpServerRequest` of Effect's HTTP server in the
  * caller's context, so the API's geolocation works without passing the address by hand. `X-Forwarded-For` counts
- * only through `trustedProxies`. Outside a request, or when the message already has an `ip`, it changes nothing:
- * it never records the server's own address.
+ * only through `trustedProxies`. Outside a request, when the message already has an `ip`, or when every address it
+ * finds is a trusted proxy's, it changes nothing: it never records the server's own address, nor a proxy's.
  *
  * @category steps
  * @since 0.1.0
@@ -189,7 +194,8 @@ export const staticContext = (fields: Readonly<Record<string, unknown>>): Step =
 
 /**
  * Removes the listed paths (`"properties.email"`, `"traits.address.street"`, `"context.ip"`) wherever a message has
- * them: personal data that must not leave the application.
+ * them: personal data that must not leave the application. A path goes through arrays: `"properties.items.email"`
+ * removes `email` from every item of `properties.items`.
  *
  * @category steps
  * @since 0.1.0
@@ -197,8 +203,9 @@ export const staticContext = (fields: Readonly<Record<string, unknown>>): Step =
 export const removePaths = (paths: ReadonlyArray<string>): Step => {
   const split = paths.map((path) => path.split("."))
   const without = (value: unknown, path: ReadonlyArray<string>): unknown => {
+    if (Array.isArray(value)) return value.map((item) => without(item, path))
     const [head, ...rest] = path as [string, ...Array<string>]
-    if (typeof value !== "object" || value === null || Array.isArray(value) || !(head in value)) return value
+    if (typeof value !== "object" || value === null || !Object.hasOwn(value, head)) return value
     const copy: Record<string, unknown> = { ...value }
     if (rest.length === 0) delete copy[head]
     else copy[head] = without(copy[head], rest)

@@ -292,8 +292,18 @@ const { invalid, withFast } = FastDecoder
 const fastId = (u: unknown): unknown => isId(u) ? idToString(u) : invalid
 const fastNonEmptyString = (u: unknown): unknown => typeof u === "string" && nonEmpty(u) === true ? u : invalid
 const fastString = (u: unknown): unknown => typeof u === "string" ? u : invalid
-const fastTimestamp = (u: unknown): unknown =>
-  isTimestampInput(u) && timestampRule(u) === true ? toIsoString(u) : invalid
+// Already as `toISOString` writes it (the usual case for backfills and serialized Dates): then, once parsed and found
+// valid, it is its own normal form, and the fast path parses it once rather than twice and formats nothing.
+const canonicalIso = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
+
+const fastTimestamp = (u: unknown): unknown => {
+  if (typeof u === "string") {
+    const time = parseIso(u)
+    if (Number.isNaN(time)) return invalid
+    return canonicalIso.test(u) ? u : new Date(time).toISOString()
+  }
+  return u instanceof Date && !Number.isNaN(u.getTime()) ? u.toISOString() : invalid
+}
 const fastJsonObject = (u: unknown): unknown => isPlainObject(u) && checkJsonObject(u) === undefined ? u : invalid
 const fastIntegrations = (u: unknown): unknown => isPlainObject(u) && checkIntegrations(u) === undefined ? u : invalid
 
@@ -564,7 +574,8 @@ const toValidationError = (call: CallType, issue: SchemaIssue.Issue): Validation
  * **Gotchas**
  *
  * `properties`, `traits` and values inside `context` are the caller's own objects, not copies; `Date`s and
- * `toJSON` objects inside them appear in `json` as JSON.stringify renders them. `json` is what is sent.
+ * `toJSON` objects inside them appear in `json` as JSON.stringify renders them. `json` is what is sent. A
+ * `beforeSend` is given a copy parsed from that JSON, so what it changes is never the caller's.
  *
  * @category models
  * @since 0.1.0
@@ -620,10 +631,15 @@ export interface EncodeEnvironment {
   readonly onUnknownKey?: ((call: CallType, key: string, meant: string | undefined) => void) | undefined
   /**
    * Checks a valid call further, and may replace what it carries (a tracking plan decodes `properties` or `traits`
-   * with its own Schemas): the call it returns is what is sent.
+   * with its own Schemas): the call it returns is what is sent. `from` says what the call was read from: a caller's
+   * params, or a message as it is sent (what `beforeSend` returned, see {@link makeRebuilder}).
    */
   readonly checkCall?:
-    | ((type: CallType, call: NormalizedCall) => Result.Result<NormalizedCall, ValidationError>)
+    | ((
+      type: CallType,
+      call: NormalizedCall,
+      from: "params" | "message"
+    ) => Result.Result<NormalizedCall, ValidationError>)
     | undefined
 }
 
@@ -730,19 +746,10 @@ export const makeEncoder = (env: EncodeEnvironment) => {
   }
 }
 
-/**
- * Validates a call and builds its wire message (with its `messageId` and `timestamp`), without serializing it: for
- * a client that lets `beforeSend` change the message before it is checked again and serialized ({@link serialize}).
- *
- * @category constructors
- * @since 0.1.0
- */
-export const makeBuilder = (
-  env: EncodeEnvironment,
-  isoNow: () => string = () => new Date(env.now()).toISOString()
-) => {
+// Builds a wire message from a call's params, or from a message `beforeSend` returned: the same steps for both.
+const makeAssembler = (env: EncodeEnvironment, isoNow: () => string = () => new Date(env.now()).toISOString()) => {
   const checkKeys = env.strictParams === true || env.onUnknownKey !== undefined
-  return (type: CallType, params: unknown): Result.Result<WireMessage, ValidationError> => {
+  return (type: CallType, params: unknown, from: "params" | "message"): Result.Result<WireMessage, ValidationError> => {
     const decoder = decoders[type]
     if (decoder === undefined) {
       return Result.fail(new ValidationError({ call: String(type), field: "", rule: "is not a known call type" }))
@@ -760,7 +767,7 @@ export const makeBuilder = (
         if (unknown !== undefined) return Result.fail(unknown)
       }
       if (env.checkCall !== undefined) {
-        const checked = env.checkCall(type, call)
+        const checked = env.checkCall(type, call, from)
         if (Result.isFailure(checked)) return Result.fail(checked.failure)
         call = checked.success
       }
@@ -795,6 +802,48 @@ export const makeBuilder = (
 }
 
 /**
+ * Validates a call and builds its wire message (with its `messageId` and `timestamp`), without serializing it: for
+ * a client that lets `beforeSend` change the message before it is rebuilt ({@link makeRebuilder}) and serialized
+ * ({@link serialize}).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeBuilder = (
+  env: EncodeEnvironment,
+  isoNow?: () => string
+): (type: CallType, params: unknown) => Result.Result<WireMessage, ValidationError> => {
+  const assemble = makeAssembler(env, isoNow)
+  return (type, params) => assemble(type, params, "params")
+}
+
+/**
+ * Rebuilds a message that user code (`beforeSend`) returned, exactly as {@link makeBuilder} builds a call from its
+ * params: it must keep its `type` and a non-empty `messageId`; the keys of its call type are checked and normalized
+ * (a numeric `userId` becomes a string, a `Date` timestamp an ISO string, an absent one the time of the rebuild), any
+ * other key is dropped, the tracking plan (`checkCall`) is applied again, and `library` and `_metadata` are this
+ * package's own. A failure names the field.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeRebuilder = (
+  env: EncodeEnvironment,
+  isoNow?: () => string
+): (type: CallType, message: unknown) => Result.Result<WireMessage, ValidationError> => {
+  const assemble = makeAssembler({ ...env, strictParams: false, onUnknownKey: undefined }, isoNow)
+  return (type, message) => {
+    if (!isPlainObject(message) || message.type !== type) {
+      return Result.fail(new ValidationError({ call: type, field: "type", rule: `must stay "${type}"` }))
+    }
+    if (typeof message.messageId !== "string" || message.messageId === "") {
+      return Result.fail(new ValidationError({ call: type, field: "messageId", rule: "must be a non-empty string" }))
+    }
+    return assemble(type, message, "message")
+  }
+}
+
+/**
  * Serializes a built message and measures it; over `maxBytes` it fails with `MessageTooLarge`.
  *
  * @category constructors
@@ -818,35 +867,6 @@ export const serialize = (
         rule: `the message could not be serialized: ${describeError(error)}`
       })
     )
-  }
-}
-
-/**
- * Checks a message that user code (`beforeSend`) returned: it must still be a message of the same call type, with
- * a `messageId`, a valid identity and JSON `properties`, `traits`, `context` and `integrations`, as its call's params
- * must. A failure names the field.
- *
- * @category utils
- * @since 0.1.0
- */
-export const checkMessage = (type: CallType, message: unknown): ValidationError | undefined => {
-  if (!isPlainObject(message) || message.type !== type) {
-    return new ValidationError({ call: type, field: "type", rule: `must stay "${type}"` })
-  }
-  if (typeof message.messageId !== "string" || message.messageId === "") {
-    return new ValidationError({ call: type, field: "messageId", rule: "must be a non-empty string" })
-  }
-  const decoder = decoders[type]
-  try {
-    if (decoder.fast(message) !== undefined) return undefined
-    const decoded = decoder.parse(message)
-    return Result.isFailure(decoded) ? toValidationError(type, decoded.failure) : undefined
-  } catch (error) {
-    return new ValidationError({
-      call: type,
-      field: "",
-      rule: `the message could not be read: ${describeError(error)}`
-    })
   }
 }
 

@@ -23,6 +23,8 @@
  */
 import type * as HttpClient from "effect/http/HttpClient"
 import type * as Layer from "effect/Layer"
+import * as Http from "node:http"
+import * as Https from "node:https"
 import * as NodeHttpClient from "./internal/nodeHttpClient.ts"
 
 /**
@@ -41,4 +43,4 @@ export interface Options {
  * @since 0.1.0
  */
 export const layer = (options: Options = {}): Layer.Layer<HttpClient.HttpClient> =>
-  NodeHttpClient.layer({ maxSockets: options.maxSockets ?? 4 })
+  NodeHttpClient.layer({ http: Http, https: Https }, { maxSockets: options.maxSockets ?? 4 })

@@ -27,11 +27,14 @@
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
+import * as JsonPointer from "effect/JsonPointer"
 import * as Layer from "effect/Layer"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
+import type * as SchemaIssue from "effect/SchemaIssue"
 import * as SchemaParser from "effect/SchemaParser"
 import { ValidationError } from "./AnalyticsError.ts"
+import { findJsonFault, isPlainObject } from "./internal/json.ts"
 import { nearest } from "./internal/nearest.ts"
 import type * as Message from "./Message.ts"
 import { validationErrorOf } from "./Message.ts"
@@ -39,12 +42,18 @@ import { validationErrorOf } from "./Message.ts"
 const TypeId = "~cdp-analytics-effect/TrackingPlan"
 
 /**
- * A Schema the plan can run: no services to decode with, a JSON object once decoded and serialized.
+ * A Schema the plan can run: no services to decode with, and an object on both sides (what callers pass, and what
+ * it decodes to and is sent as a JSON object), as `Schema.Struct` and `Schema.Record` are.
  *
  * @category models
  * @since 0.1.0
  */
-export type PropertiesSchema = Schema.Codec<any, any, never, any>
+export type PropertiesSchema = Schema.Codec<
+  { readonly [key: string]: any },
+  { readonly [key: string]: any },
+  never,
+  any
+>
 
 /**
  * @category models
@@ -152,9 +161,14 @@ type WithoutKeys<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : ne
 /** No plan, a plan that may be absent, or one whose events are not known to the compiler: calls stay untyped. */
 type Untyped<P> = undefined extends P ? true : string extends keyof EventsOf<P> ? true : false
 
+/** A field typed by a Schema: optional when the Schema takes an empty object (every key optional). */
+type Field<K extends string, S> = {} extends Input<S> ? { readonly [_ in K]?: Input<S> | undefined }
+  : { readonly [_ in K]: Input<S> }
+
 /**
- * The params of `track` under a plan, for the event `E`: the event's own properties type, or (with `unknownEvents:
- * "allow"), for an event the plan does not name, any properties. Without a plan, `Message.TrackParams`.
+ * The params of `track` under a plan, for the event `E`: the event's own properties type (optional when every
+ * property is), or (with `unknownEvents: "allow"`), for an event the plan does not name, any properties. Without a
+ * plan, `Message.TrackParams`.
  *
  * @category models
  * @since 0.1.0
@@ -162,12 +176,13 @@ type Untyped<P> = undefined extends P ? true : string extends keyof EventsOf<P> 
 export type TrackParams<P extends Any | undefined, E extends string> = Untyped<P> extends true ? Message.TrackParams
   : E extends keyof EventsOf<P> ?
       & WithoutKeys<Message.TrackParams, "event" | "properties">
-      & { readonly event: E; readonly properties: Input<EventsOf<P>[E]> }
+      & { readonly event: E }
+      & Field<"properties", EventsOf<P>[E]>
   : UnknownOf<P> extends "allow" ? Message.TrackParams & { readonly event: E }
   : never
 
 type TraitsParams<Base, S> = [S] extends [undefined] ? Base
-  : WithoutKeys<Base, "traits"> & { readonly traits: Input<S> }
+  : WithoutKeys<Base, "traits"> & Field<"traits", S>
 
 /**
  * The params of `identify` under a plan: its traits typed by the plan's `traits`, when it has them.
@@ -193,39 +208,77 @@ export type GroupParams<P extends Any | undefined> = Untyped<P> extends true ? M
 // Checking calls at run time
 // -----------------------------------------------------------------------------
 
-/** Decodes a call's `properties` or `traits` with a plan's Schema: the decoded value is what is sent. */
+type Decoder = (input: unknown) => Result.Result<unknown, SchemaIssue.Issue>
+
+/**
+ * Decodes a call's `properties` or `traits` with a plan's Schema: the decoded value is what is sent, so it must be
+ * a JSON object as a caller's own must (a transformation may yield `NaN`, which JSON would send as `null`).
+ */
 const decode = (
   type: Message.CallType,
   call: Message.NormalizedCall,
   field: "properties" | "traits",
-  decoder: ReturnType<typeof SchemaParser.decodeUnknownResult>
+  decoder: Decoder
 ): Result.Result<Message.NormalizedCall, ValidationError> => {
   const decoded = decoder(call[field] ?? {})
   if (Result.isFailure(decoded)) return Result.fail(validationErrorOf(type, decoded.failure, field))
-  return Result.succeed({ ...call, [field]: decoded.success })
+  const value = decoded.success
+  const bad = isPlainObject(value) ? findJsonFault(value) : { path: [], rule: "must be a plain object" }
+  if (bad !== undefined) {
+    return Result.fail(
+      new ValidationError({
+        call: type,
+        field: [field, ...bad.path.map(String)].join("."),
+        rule: `${bad.rule} (as the tracking plan's Schema decoded it)`
+      })
+    )
+  }
+  return Result.succeed({ ...call, [field]: value })
+}
+
+/** The decoders of one side: a caller's params (the Schemas' encoded side), or a message as sent (see `checker`). */
+interface Decoders {
+  readonly events: ReadonlyMap<string, Decoder>
+  readonly traits: Decoder | undefined
+  readonly groupTraits: Decoder | undefined
+}
+
+const decodersOf = (plan: Any, side: (schema: PropertiesSchema) => Schema.Top): Decoders => {
+  const decoder = (schema: PropertiesSchema) => SchemaParser.decodeUnknownResult(side(schema) as PropertiesSchema)
+  return {
+    events: new Map(Object.keys(plan.events).map((name) => [name, decoder(plan.events[name] as PropertiesSchema)])),
+    traits: plan.traits === undefined ? undefined : decoder(plan.traits),
+    groupTraits: plan.groupTraits === undefined ? undefined : decoder(plan.groupTraits)
+  }
 }
 
 /**
  * A check of valid calls against the plan, for the client's encoder: `properties` of a planned event and the traits
  * of `identify` and `group` are decoded by the plan's Schemas, and the decoded values replace the caller's.
  *
+ * A message `beforeSend` returned (`from: "message"`) already carries decoded values, as JSON sends them (a `Date`
+ * as its ISO string): it is checked against the Schemas' decoded side, read from JSON (`Schema.toType`, then
+ * `Schema.toCodecJson`), so a plan's transformation is not applied twice.
+ *
  * @category constructors
  * @since 0.1.0
  */
 export const checker = (
   plan: Any
-): (type: Message.CallType, call: Message.NormalizedCall) => Result.Result<Message.NormalizedCall, ValidationError> => {
+): (
+  type: Message.CallType,
+  call: Message.NormalizedCall,
+  from: "params" | "message"
+) => Result.Result<Message.NormalizedCall, ValidationError> => {
   const names = Object.keys(plan.events)
-  const decoders = new Map<string, ReturnType<typeof SchemaParser.decodeUnknownResult>>(
-    names.map((name) => [name, SchemaParser.decodeUnknownResult(plan.events[name] as PropertiesSchema)])
-  )
-  const traits = plan.traits === undefined ? undefined : SchemaParser.decodeUnknownResult(plan.traits)
-  const groupTraits = plan.groupTraits === undefined ? undefined : SchemaParser.decodeUnknownResult(plan.groupTraits)
+  const params = decodersOf(plan, (schema) => schema)
+  const messages = decodersOf(plan, (schema) => Schema.toCodecJson(Schema.toType(schema)))
 
-  return (type, call) => {
+  return (type, call, from) => {
+    const decoders = from === "params" ? params : messages
     switch (type) {
       case "track": {
-        const decoder = decoders.get(call.event!)
+        const decoder = decoders.events.get(call.event!)
         if (decoder !== undefined) return decode(type, call, "properties", decoder)
         if (plan.unknownEvents === "allow") return Result.succeed(call)
         const meant = nearest(call.event!, names)
@@ -240,9 +293,11 @@ export const checker = (
         )
       }
       case "identify":
-        return traits === undefined ? Result.succeed(call) : decode(type, call, "traits", traits)
+        return decoders.traits === undefined ? Result.succeed(call) : decode(type, call, "traits", decoders.traits)
       case "group":
-        return groupTraits === undefined ? Result.succeed(call) : decode(type, call, "traits", groupTraits)
+        return decoders.groupTraits === undefined
+          ? Result.succeed(call)
+          : decode(type, call, "traits", decoders.groupTraits)
       default:
         return Result.succeed(call)
     }
@@ -260,10 +315,38 @@ const when = (type: string, extra: Record<string, unknown>, rule: Record<string,
   then: rule
 })
 
+/** A `$ref` to `$defs` entries, a JSON Pointer in a URI fragment, as Effect writes its own. */
+const pointerTo = (...keys: ReadonlyArray<string>): string =>
+  `#/$defs/${keys.map((key) => encodeURI(JsonPointer.escapeToken(key)).replaceAll("#", "%23")).join("/$defs/")}`
+
+// Keywords whose values are data, not schemas: a `$ref` key in them is not a reference.
+const dataKeywords = new Set(["const", "enum", "default", "examples"])
+
+/** Points the document's `$ref`s to `#/$defs/X` at the part's own `$defs` instead (`#/$defs/<part>/$defs/X`). */
+const rebase = (node: unknown, part: string): unknown => {
+  if (Array.isArray(node)) return node.map((item) => rebase(item, part))
+  if (typeof node !== "object" || node === null) return node
+  const out: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(node)) {
+    out[key] = key === "$ref" && typeof value === "string" && value.startsWith("#/$defs/")
+      ? `${pointerTo(part)}/$defs/${value.slice("#/$defs/".length)}`
+      : dataKeywords.has(key)
+      ? value
+      : rebase(value, part)
+  }
+  return out
+}
+
 /**
  * The plan as one JSON Schema (draft 2020-12) that a sent message must satisfy: each planned event's `properties`,
  * the traits of `identify` and `group`, and (with `unknownEvents: "reject"`) the event names. Each part is also in
  * `$defs` (`event/Order Completed`, `traits`, `groupTraits`), for tools that look at one event at a time.
+ *
+ * **Details**
+ *
+ * A part describes what is sent, which is what the plan's Schemas decode (`Schema.toType`), as JSON: a
+ * `Schema.NumberFromString` property is a number, a `Schema.DateFromString` one a string. The definitions a part's
+ * Schema names (`identifier` annotations) are kept in that part's own `$defs`, so two events may name theirs alike.
  *
  * @category converting
  * @since 0.1.0
@@ -271,10 +354,10 @@ const when = (type: string, extra: Record<string, unknown>, rule: Record<string,
 export const toJsonSchema = (plan: Any): Record<string, unknown> => {
   const defs: Record<string, unknown> = {}
   const add = (name: string, schema: PropertiesSchema): string => {
-    const document = Schema.toJsonSchemaDocument(schema)
-    Object.assign(defs, document.definitions)
-    defs[name] = document.schema
-    return `#/$defs/${name.replaceAll("~", "~0").replaceAll("/", "~1")}`
+    const document = Schema.toJsonSchemaDocument(Schema.toType(schema))
+    const definitions = Object.keys(document.definitions).length === 0 ? {} : { $defs: document.definitions }
+    defs[name] = rebase({ ...document.schema, ...definitions }, name)
+    return pointerTo(name)
   }
   const rules: Array<unknown> = []
   const names = Object.keys(plan.events)

@@ -5,7 +5,7 @@
 import { afterEach, assert, describe, it } from "@effect/vitest"
 import type { EmittedError } from "../src/Analytics.ts"
 import type { AnalyticsError as AnalyticsErrorType } from "../src/AnalyticsError.ts"
-import { Analytics, AnalyticsError, CallContext, ValidationError } from "../src/index.ts"
+import { Analytics, AnalyticsError, type AnalyticsSettings, CallContext, ValidationError } from "../src/index.ts"
 import { type Sink, start } from "./utils/sink.ts"
 
 const writeKey = "wk_facade_5ecret"
@@ -17,7 +17,7 @@ const sink = async (answer?: Parameters<typeof start>[0]) => {
   sinks.push(s)
   return s
 }
-const client = (settings: Partial<ConstructorParameters<typeof Analytics>[0]> & { host: string }) => {
+const client = (settings: Partial<AnalyticsSettings> & { host: string }) => {
   const analytics = new Analytics({ writeKey, ...settings })
   clients.push(analytics)
   return analytics

@@ -79,7 +79,13 @@ const GeneratedParams = Schema.Struct({
   name: OftenValid(["Home"]),
   category: OftenValid(["Docs"]),
   messageId: OftenValid(["m-1"]),
-  timestamp: OftenValid(["2020-01-01", "2020-01-01T10:00:00+02:00", "2020-01-01T10:00"]),
+  timestamp: OftenValid([
+    "2020-01-01",
+    "2020-01-01T10:00:00+02:00",
+    "2020-01-01T10:00",
+    "2020-01-01T10:00:00.000Z",
+    "2020-02-30T10:00:00.000Z"
+  ]),
   properties: Schema.optional(Schema.Union([Schema.JsonObject, Loose])),
   traits: Schema.optional(Schema.Union([Schema.JsonObject, Loose])),
   context: Schema.optional(Schema.Union([Schema.JsonObject, Loose])),

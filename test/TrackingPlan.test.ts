@@ -189,6 +189,58 @@ describe("tracking plan: run time", () => {
   })
 })
 
+describe("tracking plan: decoded values and beforeSend", () => {
+  const priced = TrackingPlan.make({ events: { Priced: Schema.Struct({ price: Schema.NumberFromString }) } })
+
+  it("what the plan's Schema decodes must still be JSON: a NaN is refused, naming the field and the rule", async () => {
+    const analytics = client(priced)
+    const error = thrown(() => analytics.track({ userId: "u1", event: "Priced", properties: { price: "abc" } }))
+    assert.strictEqual(error.field, "properties.price")
+    assert.match(error.rule, /must be a JSON number, got NaN/)
+    assert.match(error.rule, /tracking plan/)
+    await analytics.closeAndFlush()
+  })
+
+  it("what beforeSend returns is checked against the plan again, on the decoded side", async () => {
+    const sentAfter = async (change: (properties: Schema.JsonObject) => Schema.JsonObject) => {
+      const analytics = client(plan, (message) => ({ ...message, properties: change({ ...message.properties }) }))
+      const sent = new Promise<Message.WireMessage>((resolve, reject) =>
+        analytics.track(
+          { userId: "u1", event: "Order Completed", properties: { orderId: "o-1", revenue: 42 } },
+          (error, ctx) => error === undefined ? resolve(ctx!.event) : reject(error)
+        )
+      )
+      await analytics.closeAndFlush()
+      return sent
+    }
+    const broken = await sentAfter((properties) => ({ ...properties, revenue: "lots" })).catch((error) => error)
+    assert.instanceOf(broken, ValidationError)
+    assert.strictEqual((broken as ValidationError).field, "properties.revenue")
+    // A key the plan's Schema does not name is dropped, as from a caller's params.
+    const extra = await sentAfter((properties) => ({ ...properties, coupon: "X" }))
+    assert.deepStrictEqual(extra.properties, { orderId: "o-1", revenue: 42 })
+    // The decoded side: a plan's transformation is not applied twice (42 is not decoded again from a string).
+    const analytics = client(priced, (message) => message)
+    const sent = new Promise<Message.WireMessage>((resolve, reject) =>
+      analytics.track(
+        { userId: "u1", event: "Priced", properties: { price: "42" } },
+        (error, ctx) => error === undefined ? resolve(ctx!.event) : reject(error)
+      )
+    )
+    await analytics.closeAndFlush()
+    assert.deepStrictEqual((await sent).properties, { price: 42 })
+  })
+
+  it("an event beforeSend renames out of the plan is refused", async () => {
+    const analytics = client(plan, (message) => ({ ...message, event: "Order Cancelled" }))
+    const error = thrown(() =>
+      analytics.track({ userId: "u1", event: "Order Completed", properties: { orderId: "o-1", revenue: 1 } })
+    )
+    assert.strictEqual(error.field, "event")
+    await analytics.closeAndFlush()
+  })
+})
+
 describe("tracking plan: JSON Schema", () => {
   it("exports the plan as one draft 2020-12 JSON Schema, each part also under $defs", () => {
     const document = TrackingPlan.toJsonSchema(plan)
@@ -205,6 +257,24 @@ describe("tracking plan: JSON Schema", () => {
         JSON.stringify(rule.then?.properties?.event) === JSON.stringify({ enum: ["Order Completed", "Signed Up"] })
       )
     )
-    assert.isTrue(rules.some((rule) => rule.then?.properties?.properties?.$ref === "#/$defs/event~1Order Completed"))
+    assert.isTrue(rules.some((rule) => rule.then?.properties?.properties?.$ref === "#/$defs/event~1Order%20Completed"))
+  })
+
+  it("describes what is sent (the Schemas' decoded side), each event's definitions under its own $defs", () => {
+    const Item = (field: string) => Schema.Struct({ [field]: Schema.String }).annotate({ identifier: "Item" })
+    const document = TrackingPlan.toJsonSchema(TrackingPlan.make({
+      events: {
+        Priced: Schema.Struct({ price: Schema.NumberFromString, items: Schema.Array(Item("sku")) }),
+        Listed: Schema.Struct({ items: Schema.Array(Item("name")) })
+      }
+    }))
+    const defs = document.$defs as Record<string, any>
+    // NumberFromString takes a string and sends a number.
+    assert.include(JSON.stringify(defs["event/Priced"].properties.price), `"type":"number"`)
+    // Both events name a definition "Item"; each keeps its own, and its $ref points at it.
+    assert.deepStrictEqual(defs["event/Priced"].properties.items.items, { $ref: "#/$defs/event~1Priced/$defs/Item" })
+    assert.deepStrictEqual(defs["event/Listed"].properties.items.items, { $ref: "#/$defs/event~1Listed/$defs/Item" })
+    assert.deepStrictEqual(defs["event/Priced"].$defs.Item.required, ["sku"])
+    assert.deepStrictEqual(defs["event/Listed"].$defs.Item.required, ["name"])
   })
 })

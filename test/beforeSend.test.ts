@@ -7,20 +7,35 @@
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as HttpServer from "effect/http/HttpServer"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as IpNetwork from "effect/net/IpNetwork"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
+import * as Result from "effect/Result"
+import * as Scope from "effect/Scope"
 import { createServer, request } from "node:http"
 import * as AnalyticsClient from "../src/AnalyticsClient.ts"
 import * as AnalyticsMetrics from "../src/AnalyticsMetrics.ts"
 import * as Enrich from "../src/Enrich.ts"
 import { Analytics, ValidationError } from "../src/index.ts"
 import type * as Message from "../src/Message.ts"
+import * as MockHttp from "./utils/MockHttp.ts"
 
 const track = { userId: "u1", event: "Clicked", properties: { button: "buy", email: "ada@example.com" } }
+
+/** The message `layerTest` would send for a call, through `step`. */
+const sentWith = (
+  step: Enrich.Step,
+  call: (a: AnalyticsClient.Service) => Effect.Effect<AnalyticsClient.Receipt, unknown>
+) =>
+  Effect.gen(function*() {
+    const analytics = yield* AnalyticsClient.AnalyticsClient
+    return (yield* call(analytics)).message
+  }).pipe(Effect.provide(AnalyticsClient.layerTest.pipe(Layer.provide(Enrich.layer(step)))))
 
 describe("beforeSend, Promise API", () => {
   const capture = (beforeSend: (message: Message.WireMessage) => Message.WireMessage | null) => {
@@ -93,15 +108,6 @@ describe("beforeSend, Promise API", () => {
 })
 
 describe("beforeSend, Effect API (Enrich)", () => {
-  const sentWith = (
-    step: Enrich.Step,
-    call: (a: AnalyticsClient.Service) => Effect.Effect<AnalyticsClient.Receipt, unknown>
-  ) =>
-    Effect.gen(function*() {
-      const analytics = yield* AnalyticsClient.AnalyticsClient
-      return (yield* call(analytics)).message
-    }).pipe(Effect.provide(AnalyticsClient.layerTest.pipe(Layer.provide(Enrich.layer(step)))))
-
   it.effect("traceContext adds the current span's ids, under a real span", () =>
     Effect.gen(function*() {
       const { message, span } = yield* Effect.gen(function*() {
@@ -208,10 +214,161 @@ describe("beforeSend, Effect API (Enrich)", () => {
         yield* ipWith(["127.0.0.0/8", "10.0.0.0/8"], "198.51.100.1, 203.0.113.7, 10.1.2.3"),
         "203.0.113.7"
       )
-      assert.strictEqual(yield* ipWith(["127.0.0.1"], undefined), "127.0.0.1")
+      // A trusted proxy's own address is never the user's: with nothing past it, nothing is added.
+      assert.isUndefined(yield* ipWith(["127.0.0.1"], undefined))
+      assert.isUndefined(yield* ipWith(["127.0.0.1", "10.0.0.0/8"], "10.1.2.3"))
       // Outside a request there is no end user: nothing is added, never the server's own address.
       const outside = yield* sentWith(Enrich.clientIp({ trustedProxies: ["127.0.0.1"] }), (a) => a.track(track))
       assert.isUndefined(outside.context.ip)
       assert.throws(() => Enrich.clientIp({ trustedProxies: ["not an address"] }), /trustedProxies/)
+    }))
+})
+
+describe("beforeSend: what it returns is rebuilt, and the caller's objects are left alone", () => {
+  /** The message as the engine sent it (a `disable`d client settles at once), after `beforeSend`. */
+  const sentBy = async (
+    beforeSend: (message: Message.WireMessage) => Message.WireMessage | null,
+    params: Parameters<Analytics["track"]>[0] = track
+  ) => {
+    const analytics = new Analytics({ writeKey: "wk_before", disable: true, beforeSend })
+    const sent = new Promise<Message.WireMessage>((resolve, reject) =>
+      analytics.track(params, (error, ctx) => error === undefined ? resolve(ctx!.event) : reject(error))
+    )
+    await analytics.closeAndFlush()
+    return sent
+  }
+
+  it("a message changed in place is checked again", async () => {
+    const analytics = new Analytics({
+      writeKey: "wk_before",
+      disable: true,
+      beforeSend: (message) => {
+        ;(message.properties as Record<string, unknown>).bad = Number.NaN
+        return message
+      }
+    })
+    // Params of its own: at fault, the in-place change would reach the caller's object.
+    assert.throws(
+      () => analytics.track({ ...track, properties: { button: "buy" } }),
+      ValidationError,
+      /properties\.bad/
+    )
+    await analytics.closeAndFlush()
+  })
+
+  it.effect("a message a step changed in place is checked again (Effect API)", () =>
+    Effect.gen(function*() {
+      const inPlace: Enrich.Step = (message) =>
+        Effect.sync(() => {
+          ;(message.properties as Record<string, unknown>).bad = Number.NaN
+          return Option.some(message)
+        })
+      const error = yield* Effect.flip(
+        Effect.gen(function*() {
+          const analytics = yield* AnalyticsClient.AnalyticsClient
+          return yield* analytics.track({ ...track, properties: { button: "buy" } })
+        }).pipe(Effect.provide(AnalyticsClient.layerTest.pipe(Layer.provide(Enrich.layer(inPlace)))))
+      )
+      assert.isTrue(error.reason._tag === "ValidationError" && error.reason.field === "properties.bad")
+    }))
+
+  it("changing the message in place changes nothing of the caller's", async () => {
+    const properties = { button: "buy", cart: { items: 2 } }
+    const context = { app: { name: "shop" } }
+    const sent = await sentBy((message) => {
+      const props = message.properties as Record<string, any>
+      props.cart.items = 3
+      delete props.button
+      ;(message.context as Record<string, any>).app.name = "changed"
+      return message
+    }, { ...track, properties, context })
+    assert.deepStrictEqual(properties, { button: "buy", cart: { items: 2 } })
+    assert.deepStrictEqual(context, { app: { name: "shop" } })
+    assert.deepStrictEqual(sent.properties, { cart: { items: 3 } })
+    assert.deepStrictEqual(sent.context.app, { name: "changed" })
+  })
+
+  it("keys of no call are dropped, values normalized as a call's params are, library and metadata kept ours", async () => {
+    const sent = await sentBy((message) => ({
+      ...message,
+      userId: 42 as unknown as string,
+      timestamp: new Date(Date.UTC(2026, 0, 2)) as unknown as string,
+      context: { ...message.context, library: { name: "other", version: "0" } },
+      _metadata: { jsRuntime: "other" },
+      extra: "not a field of track"
+    } as Message.WireMessage))
+    assert.strictEqual(sent.userId, "42")
+    assert.strictEqual(sent.timestamp, "2026-01-02T00:00:00.000Z")
+    assert.notProperty(sent, "extra")
+    assert.strictEqual(sent.context.library.name, "cdp-analytics-effect")
+    assert.notStrictEqual(sent._metadata.jsRuntime, "other")
+  })
+
+  it.effect("the Effect API rebuilds what a step returns the same way", () =>
+    Effect.gen(function*() {
+      const step: Enrich.Step = (message) =>
+        Effect.succeed(Option.some({ ...message, userId: 42, extra: true } as unknown as Message.WireMessage))
+      const message = yield* sentWith(step, (a) => a.track(track))
+      assert.strictEqual(message.userId, "42")
+      assert.notProperty(message, "extra")
+    }))
+
+  it("a message dropped after close is refused as any call after close, not counted as delivered", async () => {
+    const analytics = new Analytics({ writeKey: "wk_before", disable: true, logLevel: "None", beforeSend: () => null })
+    await analytics.closeAndFlush()
+    const outcome = await analytics.track(track).delivered.then(() => "delivered", (error) => error.reason._tag)
+    assert.strictEqual(outcome, "ClientClosed")
+  })
+
+  it.effect("a message a step drops after close is refused with ClientClosed (Effect API)", () =>
+    Effect.gen(function*() {
+      const http = yield* MockHttp.make()
+      const scope = yield* Scope.make()
+      const analytics = yield* AnalyticsClient.make({ writeKey: "wk_before", logLevel: "None" }).pipe(
+        Scope.provide(scope),
+        Effect.provide(Layer.merge(http.layer, Enrich.layer(() => Effect.succeed(Option.none()))))
+      )
+      yield* Scope.close(scope, Exit.void)
+      const error = yield* Effect.flip(analytics.track(track))
+      assert.strictEqual(error.reason._tag, "ClientClosed")
+    }))
+})
+
+describe("Enrich steps: edge cases", () => {
+  it.effect("traceContext changes nothing when the caller has no span (the client's own span is not the caller's)", () =>
+    Effect.gen(function*() {
+      const message = yield* sentWith(Enrich.traceContext, (a) => a.track(track))
+      assert.isUndefined(message.context.traceId)
+      assert.isUndefined(message.context.spanId)
+    }))
+
+  it("clientAddress never answers with a trusted proxy's address", () => {
+    const trusted = [
+      Result.getOrThrow(IpNetwork.fromString("10.0.0.0/8")),
+      Result.getOrThrow(IpNetwork.fromString("127.0.0.1/32"))
+    ]
+    assert.isUndefined(Enrich.clientAddress("127.0.0.1", undefined, trusted))
+    assert.isUndefined(Enrich.clientAddress("127.0.0.1", "10.0.0.7, 10.0.0.8", trusted))
+    assert.strictEqual(Enrich.clientAddress("127.0.0.1", "203.0.113.7, 10.0.0.8", trusted), "203.0.113.7")
+    assert.strictEqual(Enrich.clientAddress("198.51.100.1", "203.0.113.7", trusted), "198.51.100.1")
+  })
+
+  it.effect("removePaths goes through arrays", () =>
+    Effect.gen(function*() {
+      const message = yield* sentWith(
+        Enrich.removePaths(["properties.items.email", "properties.matrix.secret"]),
+        (a) =>
+          a.track({
+            ...track,
+            properties: {
+              items: [{ sku: "a", email: "x@example.com" }, { sku: "b" }, "plain"],
+              matrix: [[{ secret: 1, kept: 2 }]]
+            }
+          })
+      )
+      assert.deepStrictEqual(message.properties, {
+        items: [{ sku: "a" }, { sku: "b" }, "plain"],
+        matrix: [[{ kept: 2 }]]
+      })
     }))
 })

@@ -2,7 +2,7 @@
  * `npm run demo` is the newcomer's first command: it must deliver everything to the local collector and exit 0.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { execFile } from "node:child_process"
+import { execFile, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 
 const demo = (env: NodeJS.ProcessEnv, args: ReadonlyArray<string> = []) =>
@@ -23,6 +23,35 @@ describe("demo", () => {
     assert.include(result.stdout, "Promise facade: 12 delivered, 0 failed")
     assert.include(result.stdout, "Effect API:     6 delivered, 0 failed")
     assert.include(result.stdout, "The collector received 18 messages")
+    assert.include(result.stdout, "Watch a run live in your browser: npm run demo -- --inspect")
+  })
+
+  it("--inspect keeps the collector open with its inspector until Ctrl-C", async () => {
+    const { CUSTOMERIO_WRITE_KEY: _, ...env } = process.env
+    const child = spawn(
+      process.execPath,
+      [fileURLToPath(new URL("../examples/demo.ts", import.meta.url)), "--inspect"],
+      {
+        env,
+        stdio: ["ignore", "pipe", "pipe"]
+      }
+    )
+    let stdout = ""
+    child.stdout.setEncoding("utf8")
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on("data", (chunk: string) => {
+        stdout += chunk
+        if (stdout.includes("Ctrl-C to stop")) resolve()
+      })
+      child.once("exit", () => reject(new Error(`the demo exited: ${stdout}`)))
+    })
+    const url = /Inspector: (http:\/\/127\.0\.0\.1:\d+)\/\?token=[\w-]+/.exec(stdout)
+    assert.isNotNull(url, stdout)
+    const state = await (await fetch(`${url![1]}/inspector/api/state`)).json() as { stats: { messages: number } }
+    assert.strictEqual(state.stats.messages, 18)
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve))
+    child.kill("SIGINT")
+    assert.strictEqual(await exited, 0)
   })
 
   it("stays local when CUSTOMERIO_WRITE_KEY is exported; --live without a key refuses to start", async () => {

@@ -379,3 +379,19 @@ describe("engine: close", () => {
       assert.strictEqual(error.reason._tag, "ValidationError")
     }))
 })
+
+describe("engine: receipts", () => {
+  it.effect("a receipt's waiter that throws is logged, and the others are told all the same", () =>
+    Effect.gen(function*() {
+      const { engine, logs } = yield* setup()
+      const accepted = yield* engine.acceptEffect("track", track(1))
+      const told: Array<unknown> = []
+      accepted.settlement.watch(() => {
+        throw new Error("a broken waiter")
+      })
+      accepted.settlement.watch((outcome) => void told.push(outcome))
+      yield* engine.flush
+      assert.deepStrictEqual(told, [null])
+      assert.isTrue(logs.some((line) => line.message.includes("a broken waiter")))
+    }))
+})

@@ -22,13 +22,13 @@ import type { AddressInfo } from "node:net"
 import { inspect } from "node:util"
 import * as AnalyticsClient from "../src/AnalyticsClient.ts"
 import { AnalyticsError, HttpError, TransportError } from "../src/AnalyticsError.ts"
-import * as NodeHttpTransport from "../src/internal/nodeHttpClient.ts"
+import * as NodeTransport from "../src/NodeTransport.ts"
 import { setup } from "./utils/client.ts"
 
 const writeKey = "wk_errors_5ecret"
 
 const clients: ReadonlyArray<readonly [string, Layer.Layer<HttpClient.HttpClient>]> = [
-  ["node:http (the facade's)", NodeHttpTransport.layer({ maxSockets: 1 })],
+  ["node:http (the facade's)", NodeTransport.layer({ maxSockets: 1 })],
   ["fetch", FetchHttpClient.layer],
   ["undici", NodeHttpClient.layerUndici]
 ]

@@ -335,11 +335,47 @@ console.log(JSON.stringify(received.map((m) => m.event)))
     assert.deepStrictEqual(JSON.parse(ok(await node([file], consumer), "node effect.mjs")), ["from_effect"])
   })
 
+  it("the cdp-analytics command: installed in node_modules/.bin, it imports a file with nothing but Node", async () => {
+    const bin = join(consumer, "node_modules", ".bin", "cdp-analytics")
+    assert.isTrue(existsSync(bin), "node_modules/.bin/cdp-analytics")
+    const help = ok(await run(bin, ["--help"], consumer), "cdp-analytics --help")
+    assert.include(help, "import")
+    const events = [
+      { type: "identify", userId: "u1", traits: { plan: "pro" }, timestamp: "2024-01-01T00:00:00.000Z" },
+      { type: "track", userId: "u1", event: "Signed Up", timestamp: "2024-01-01T00:00:01.000Z" }
+    ]
+    writeFileSync(join(consumer, "events.ndjson"), events.map((event) => `${JSON.stringify(event)}\n`).join(""))
+    const file = script(
+      "import-cli.mjs",
+      `${loopback}
+import { execFile } from "node:child_process"
+execFile(${JSON.stringify(bin)}, ["import", "--host", host, "--json", "events.ndjson"], {
+  env: { ...process.env, CUSTOMERIO_WRITE_KEY: "wk_bin" }
+}, (error, stdout, stderr) => {
+  console.log(JSON.stringify({ code: error?.code ?? 0, summary: JSON.parse(stdout), stderr, received }))
+  server.close()
+})
+`
+    )
+    const out = JSON.parse(ok(await node([file], consumer), "node import-cli.mjs"))
+    assert.strictEqual(out.code, 0, out.stderr)
+    assert.strictEqual(out.summary.files[0].delivered, 2)
+    assert.deepStrictEqual(out.received.map((m: { type: string }) => m.type), ["identify", "track"])
+  })
+
   it("the collector needs the optional peer, and says so", async () => {
     const file = script("collector.mjs", `await import("${pkg.name}/Collector")`)
     const result = await node([file], consumer)
     assert.notStrictEqual(result.code, 0)
     assert.include(result.stderr, "@effect/platform-node")
+  })
+
+  it("cdp-analytics collector, without the optional peer, says what to install (import works without it, above)", async () => {
+    const bin = join(consumer, "node_modules", ".bin", "cdp-analytics")
+    const result = await run(bin, ["collector", "--port", "0"], consumer)
+    assert.strictEqual(result.code, 1, result.stderr)
+    assert.include(result.stderr, "npm install @effect/platform-node")
+    assert.strictEqual(result.stdout, "")
   })
 
   it("the root and the Effect API reach no node: module and no optional peer (the built module graph)", () => {

@@ -5,6 +5,8 @@
 import type * as Customerio from "@customerio/cdp-analytics-node"
 import { assert, describe, it } from "@effect/vitest"
 import type * as Segment from "@segment/analytics-node"
+import * as Schema from "effect/Schema"
+import { expectTypeOf } from "vitest"
 import type * as AnalyticsClient from "../src/AnalyticsClient.ts"
 import type {
   AliasParams,
@@ -15,7 +17,7 @@ import type {
   ScreenParams,
   TrackParams
 } from "../src/index.ts"
-import { Analytics } from "../src/index.ts"
+import { Analytics, TrackingPlan } from "../src/index.ts"
 
 type Accepts<Ours, Theirs> = [Theirs] extends [Ours] ? true : false
 const accepts = <T extends true>(_: T) => _
@@ -70,5 +72,35 @@ describe("types", () => {
         return batch?.event.messageId
       })
     assert.isFunction(written)
+  })
+
+  it("a tracking plan's types are kept: never erased by the defaults, and only object Schemas and plans fit", () => {
+    const plan = TrackingPlan.make({
+      events: {
+        Viewed: Schema.Struct({ page: Schema.optional(Schema.String) }),
+        Bought: Schema.Struct({ sku: Schema.String })
+      }
+    })
+    const typed = Object.create(Analytics.prototype) as Analytics<typeof plan>
+    const untyped = (analytics: Analytics) => analytics
+    const calls = () => {
+      // Every property of Viewed is optional: so is `properties`.
+      typed.track({ userId: "u1", event: "Viewed" })
+      // @ts-expect-error Bought has a required property
+      typed.track({ userId: "u1", event: "Bought" })
+      // @ts-expect-error a typed client is not an untyped `Analytics`: its calls would lose their types
+      untyped(typed)
+      // @ts-expect-error `trackingPlan` takes a plan made by TrackingPlan.make, not any value
+      const settings: AnalyticsSettings = { writeKey: "wk", trackingPlan: { events: {} } }
+      // @ts-expect-error a properties Schema must describe an object
+      TrackingPlan.make({ events: { Named: Schema.String } })
+      return settings
+    }
+    // Never called: only their types are looked at.
+    const withPlan = () => new Analytics({ writeKey: "wk", trackingPlan: plan })
+    const withoutPlan = () => new Analytics({ writeKey: "wk" })
+    expectTypeOf(withPlan).returns.toEqualTypeOf<Analytics<typeof plan>>()
+    expectTypeOf(withoutPlan).returns.toEqualTypeOf<Analytics>()
+    assert.isFunction(calls)
   })
 })

@@ -34,18 +34,19 @@ import {
   OutboxUnavailable,
   QueueFull,
   TransportError,
-  ValidationError
+  type ValidationError
 } from "../AnalyticsError.ts"
 import * as AnalyticsMetrics from "../AnalyticsMetrics.ts"
 import * as Message from "../Message.ts"
 import type * as Outbox from "../Outbox.ts"
-import * as TrackingPlan from "../TrackingPlan.ts"
+import type * as TrackingPlan from "../TrackingPlan.ts"
 import * as Dispatch from "./batcher/dispatch.ts"
 import { Envelope, type MessageCallback } from "./envelope.ts"
 import { Ledger } from "./ledger.ts"
 import { Journal } from "./outbox/journal.ts"
 import * as OpenOutbox from "./outbox/open.ts"
 import type * as SqlDrain from "./outbox/sqlDrain.ts"
+import * as Prepare from "./prepare.ts"
 import * as Reporter from "./reporter.ts"
 import { Settlement } from "./settlement.ts"
 import * as Transport from "./transport.ts"
@@ -75,12 +76,10 @@ export interface Options {
   readonly outbox?: Outbox.Service | undefined
   /** Checks calls against a tracking plan, whose Schemas' decoded values are sent. */
   readonly trackingPlan?: TrackingPlan.Any | undefined
-  /** Changes or drops (`null`) each message before it is checked again, measured and queued (`accept`). */
-  readonly beforeSend?: ((message: Message.WireMessage) => Message.WireMessage | null) | undefined
+  /** Changes or drops (`null`) a copy of each message before it is rebuilt, measured and queued (`accept` only). */
+  readonly beforeSend?: Prepare.Options["beforeSend"]
   /** The same for `acceptEffect`, run in the caller's fiber (it reads the caller's services and span). */
-  readonly beforeSendEffect?:
-    | ((message: Message.WireMessage) => Effect.Effect<Option.Option<Message.WireMessage>>)
-    | undefined
+  readonly beforeSendEffect?: Prepare.Options["beforeSendEffect"]
 }
 
 /** An accepted call: the message as it will be sent, and what its receipt waits on. */
@@ -119,6 +118,12 @@ export interface Engine {
   readonly inFlight: () => number
   /** Completes once the consumer cannot go on without something from outside (a gate for tests). */
   readonly caughtUp: Effect.Effect<void>
+  /**
+   * Whether `accept` has room for a message now, and what completes once it may (or once the client closed): for a
+   * producer that waits rather than be refused (the importer).
+   */
+  readonly hasRoom: () => boolean
+  readonly untilRoom: Effect.Effect<void>
 }
 
 /**
@@ -138,17 +143,6 @@ const validationRefusal = (error: ValidationError | MessageTooLarge): Refusal =>
   error: new AnalyticsError({ reason: error }),
   message: undefined
 })
-
-/** A message `beforeSend` returned is checked again, as if it were the call's params. */
-const checked = (
-  type: Message.CallType,
-  original: Message.WireMessage,
-  changed: Message.WireMessage | null
-): Result.Result<Message.WireMessage | null, Refusal> => {
-  if (changed === null || changed === original) return Result.succeed(changed)
-  const invalid = Message.checkMessage(type, changed)
-  return invalid === undefined ? Result.succeed(changed) : Result.fail(validationRefusal(invalid))
-}
 
 /** How long one cause of failure stays quiet in the log after it was logged. */
 const reportIntervalMillis = 60_000
@@ -195,6 +189,20 @@ export const make = Effect.fnUntraced(function*(
       `outbox ${what}`,
       `the outbox in ${location} failed to ${what} (${error instanceof Error ? error.message : String(error)})`
     )
+  // A receipt's waiter is ours (a promise's resolve, a fiber's resume): one that throws is a bug, logged once; the
+  // others are told all the same.
+  const receiptDefect = (defect: unknown) =>
+    reporter.once(
+      "receipt defect",
+      `a receipt could not be told its message's outcome: ${defect instanceof Error ? defect.message : String(defect)}`
+    )
+  const tell = (settlement: Settlement) => {
+    try {
+      settlement.notify()
+    } catch (defect) {
+      receiptDefect(defect)
+    }
+  }
   const journal = fileOutbox === undefined ? undefined : new Journal(
     yield* OpenOutbox.file(
       fileOutbox,
@@ -281,8 +289,8 @@ export const make = Effect.fnUntraced(function*(
     for (const envelope of settled) {
       const callback = envelope.callback
       if (callback !== undefined) guard(() => callback(error, envelope))
-      // Receipts: their waiters run user code too (a promise's reactions run later; an Effect's resume now).
-      guard(() => envelope.notify())
+      // Receipts: a promise's reactions run later, an Effect's resume now.
+      tell(envelope)
     }
     count(
       kept ? AnalyticsMetrics.kept : error === undefined ? AnalyticsMetrics.delivered : AnalyticsMetrics.failed,
@@ -369,11 +377,13 @@ export const make = Effect.fnUntraced(function*(
   }
 
   // The size limit is checked here rather than by the encoder, so a refusal can still show the message.
-  const build = Message.makeBuilder({
+  const prepare = Prepare.make({
     now: () => clock.currentTimeMillisUnsafe(),
     uuid: () => Message.uuidV4(random),
     strictParams: config.strictParams,
-    checkCall: options.trackingPlan === undefined ? undefined : TrackingPlan.checker(options.trackingPlan),
+    trackingPlan: options.trackingPlan,
+    beforeSend: options.beforeSend,
+    beforeSendEffect: options.beforeSendEffect,
     onUnknownKey: (call, key, meant) =>
       reporter.once(
         `${call}.${key}`,
@@ -396,24 +406,8 @@ export const make = Effect.fnUntraced(function*(
 
   /** Validates and builds the message (plan included), before `beforeSend`. */
   const start = (type: Message.CallType, params: unknown): Result.Result<Message.WireMessage, Refusal> => {
-    const built = build(type, params)
+    const built = prepare.build(type, params)
     return Result.isFailure(built) ? Result.fail(validationRefusal(built.failure)) : Result.succeed(built.success)
-  }
-
-  /** Runs the synchronous `beforeSend`: the message to send, `null` to drop it, or a refusal. */
-  const transform = (
-    type: Message.CallType,
-    message: Message.WireMessage
-  ): Result.Result<Message.WireMessage | null, Refusal> => {
-    if (options.beforeSend === undefined) return Result.succeed(message)
-    let changed: Message.WireMessage | null
-    try {
-      changed = options.beforeSend(message)
-    } catch (error) {
-      const rule = `beforeSend threw: ${error instanceof Error ? error.message : String(error)}`
-      return Result.fail(validationRefusal(new ValidationError({ call: type, field: "", rule })))
-    }
-    return checked(type, message, changed)
   }
 
   // Validation comes first, even after close, as in the original: a bad call is the caller's bug either way.
@@ -429,10 +423,14 @@ export const make = Effect.fnUntraced(function*(
     return Result.succeed(encoded.success)
   }
 
-  /** A message `beforeSend` dropped: settled at once, as delivered, and counted. */
-  const dropped = (message: Message.WireMessage): Accepted => {
+  /**
+   * A message `beforeSend` dropped: settled at once, as delivered, and counted. After close it is refused as any
+   * call then is: a drop is no delivery to vouch for.
+   */
+  const dropped = (message: Message.WireMessage, hasCallback: boolean): Result.Result<Accepted, Refusal> => {
+    if (stopped) return Result.fail(refused(clientClosed, message, hasCallback))
     count(AnalyticsMetrics.filtered, 1)
-    return { message, settlement: Settlement.settled(null), dropped: true }
+    return Result.succeed({ message, settlement: Settlement.settled(null), dropped: true })
   }
 
   const outboxFull = fileOutbox === undefined ? queueFull : new AnalyticsError({
@@ -470,22 +468,27 @@ export const make = Effect.fnUntraced(function*(
     return Result.succeed({ message: encoded.message, settlement, dropped: false })
   }
 
+  const enqueueIfRoom = (
+    encoded: Message.Encoded,
+    callback: MessageCallback | undefined
+  ): Result.Result<Accepted, Refusal> =>
+    hasRoom(encoded.bytes)
+      ? enqueue(encoded, callback)
+      : Result.fail(refused(outboxFull, encoded.message, callback !== undefined))
+
   // A PostgreSQL outbox is written by an Effect (in the caller's transaction); a synchronous call cannot wait for it.
   const sqlOnly = outboxUnavailable("a PostgreSQL outbox takes calls through the Effect API only")
 
   const accept: Engine["accept"] = (type, params, callback) => {
     const started = start(type, params)
     if (Result.isFailure(started)) return Result.fail(started.failure)
-    const transformed = transform(type, started.success)
-    if (Result.isFailure(transformed)) return Result.fail(transformed.failure)
-    if (transformed.success === null) return Result.succeed(dropped(started.success))
-    const prepared = finish(transformed.success, callback !== undefined)
+    const changed = prepare.beforeSend(type, started.success)
+    if (Result.isFailure(changed)) return Result.fail(validationRefusal(changed.failure))
+    if (changed.success === null) return dropped(started.success, callback !== undefined)
+    const prepared = finish(changed.success, callback !== undefined)
     if (Result.isFailure(prepared)) return Result.fail(prepared.failure)
     if (sqlOutbox !== undefined) return Result.fail(refused(sqlOnly, prepared.success.message, callback !== undefined))
-    if (!hasRoom(prepared.success.bytes)) {
-      return Result.fail(refused(outboxFull, prepared.success.message, callback !== undefined))
-    }
-    return enqueue(prepared.success, callback)
+    return enqueueIfRoom(prepared.success, callback)
   }
 
   // The outbox's bytes are freed only as messages settle: wait for the next one and look again.
@@ -522,22 +525,15 @@ export const make = Effect.fnUntraced(function*(
       ? insert(encoded)
       : config.overflow === "suspend"
       ? acceptWhenRoom(encoded)
-      : Effect.suspend(() =>
-        hasRoom(encoded.bytes)
-          ? Effect.mapError(Effect.fromResult(enqueue(encoded, undefined)), (r) => r.error)
-          : Effect.fail(refused(outboxFull, encoded.message, false).error)
-      )
+      : Effect.suspend(() => Effect.mapError(Effect.fromResult(enqueueIfRoom(encoded, undefined)), (r) => r.error))
 
-  /** The rest of a call once `beforeSend` has had its say: checked again, measured, queued. */
+  /** The rest of a call once `beforeSend` has had its say (`null`: dropped): measured and queued. */
   const afterBeforeSend = (
-    type: Message.CallType,
     original: Message.WireMessage,
     changed: Message.WireMessage | null
   ): Effect.Effect<Accepted, AnalyticsError> => {
-    const result = checked(type, original, changed)
-    if (Result.isFailure(result)) return Effect.fail(result.failure.error)
-    if (result.success === null) return Effect.succeed(dropped(original))
-    const prepared = finish(result.success, false)
+    if (changed === null) return Effect.mapError(Effect.fromResult(dropped(original, false)), (r) => r.error)
+    const prepared = finish(changed, false)
     return Result.isFailure(prepared) ? Effect.fail(prepared.failure.error) : queueEncoded(prepared.success)
   }
 
@@ -546,15 +542,11 @@ export const make = Effect.fnUntraced(function*(
       const started = start(type, params)
       if (Result.isFailure(started)) return Effect.fail(started.failure.error)
       const message = started.success
-      if (options.beforeSendEffect !== undefined) {
-        return Effect.flatMap(
-          options.beforeSendEffect(message),
-          (changed) => afterBeforeSend(type, message, Option.getOrNull(changed))
-        )
-      }
-      const transformed = transform(type, message)
-      if (Result.isFailure(transformed)) return Effect.fail(transformed.failure.error)
-      return afterBeforeSend(type, message, transformed.success)
+      if (options.beforeSendEffect === undefined) return afterBeforeSend(message, message)
+      return Effect.flatMap(
+        Effect.mapError(prepare.beforeSendEffect(type, message), (invalid) => validationRefusal(invalid).error),
+        (changed) => afterBeforeSend(message, changed)
+      )
     })
 
   // Everything accepted so far: what the ledger was given, and the backlog, which it is given next, in order.
@@ -591,7 +583,7 @@ export const make = Effect.fnUntraced(function*(
   /** The backlog stays on disk: callers waiting on its messages are told why; the rest are counted and logged once. */
   const keepBacklog = (backlog: Journal, reason: AnalyticsError) => {
     handingOut = false
-    const awaited = backlog.awaited(reason)
+    const awaited = backlog.awaited(reason, receiptDefect)
     for (const envelope of awaited) ledger.add(envelope)
     settle(awaited, reason, true)
     const onDiskOnly = backlog.backlog - awaited.length
@@ -691,6 +683,8 @@ export const make = Effect.fnUntraced(function*(
     pending: () => ledger.size + (journal !== undefined && handingOut ? journal.backlog : 0),
     queued: dispatcher.queued,
     inFlight: dispatcher.inFlight,
-    caughtUp: dispatcher.caughtUp
+    caughtUp: dispatcher.caughtUp,
+    hasRoom: () => !stopped && ledger.hasRoom(),
+    untilRoom: Effect.suspend(() => stopped ? Effect.void : ledger.untilRoom)
   }
 })

@@ -143,21 +143,41 @@ const checkEntries = (object: Record<string, unknown>, stack: Array<object>): Fa
   return undefined
 }
 
-const toFilterIssue = (bad: Fault | undefined): Schema.FilterIssue | undefined =>
-  bad === undefined ? undefined : { path: bad.reversedPath.toReversed(), issue: bad.rule }
+/** Where a value breaks the check (keys from the checked object down) and the rule it breaks. */
+export interface JsonFault {
+  readonly path: ReadonlyArray<PropertyKey>
+  readonly rule: string
+}
+
+const located = (bad: Fault | undefined): JsonFault | undefined =>
+  bad === undefined ? undefined : { path: bad.reversedPath.toReversed(), rule: bad.rule }
 
 const guarded =
   (check: (object: Record<string, unknown>) => Fault | undefined) =>
   (object: Record<string, unknown>): Schema.FilterIssue | undefined => {
-    try {
-      return toFilterIssue(check(object))
-    } catch (error) {
-      // A Proxy whose ownKeys trap throws
-      return toFilterIssue(unreadable(error))
-    }
+    const bad = findFault(check, object)
+    return bad === undefined ? undefined : { path: bad.path, issue: bad.rule }
   }
 
-export const checkJsonObject = guarded((object) => checkObject(object, "", []))
+const findFault = (
+  check: (object: Record<string, unknown>) => Fault | undefined,
+  object: Record<string, unknown>
+): JsonFault | undefined => {
+  try {
+    return located(check(object))
+  } catch (error) {
+    // A Proxy whose ownKeys trap throws
+    return located(unreadable(error))
+  }
+}
+
+const checkJsonEntries = (object: Record<string, unknown>) => checkObject(object, "", [])
+
+/** The first value of `object` that JSON would not send as it is, if any. */
+export const findJsonFault = (object: Record<string, unknown>): JsonFault | undefined =>
+  findFault(checkJsonEntries, object)
+
+export const checkJsonObject = guarded(checkJsonEntries)
 
 export const checkIntegrations = guarded((object) => {
   const keys = Object.keys(object)

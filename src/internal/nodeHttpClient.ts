@@ -7,8 +7,9 @@
  * upgrades are refused. General-purpose clients are `@effect/platform-node`'s `NodeHttpClient` and
  * `FetchHttpClient`; this one exists so that `npm install cdp-analytics-effect` alone delivers at node:http's speed.
  *
- * Loaded with a dynamic `import()` by the facade only, so the package root imports no `node:` module and runs where
- * there is none (see `defaultHttpClient.ts`).
+ * Node's modules are passed in, never imported here: the facade loads them with `import()` (see
+ * `defaultHttpClient.ts`), so that a bundle holding this module in one file (how Workers are bundled) has no static
+ * `import "node:http"` and loads where there is none.
  */
 import * as Effect from "effect/Effect"
 import * as Cookies from "effect/http/Cookies"
@@ -25,13 +26,19 @@ import * as Option from "effect/Option"
 import { pipeArguments } from "effect/Pipeable"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
-import * as Http from "node:http"
-import * as Https from "node:https"
+import type * as Http from "node:http"
+import type * as Https from "node:https"
 import { maxResponseBytes } from "./transport.ts"
 
 export interface Options {
   /** Sockets per host, kept alive between requests. */
   readonly maxSockets: number
+}
+
+/** `node:http` and `node:https`, as the caller loaded them. */
+export interface Modules {
+  readonly http: typeof Http
+  readonly https: typeof Https
 }
 
 const decoder = new TextDecoder()
@@ -135,6 +142,7 @@ const transportError = (request: HttpClientRequest.HttpClientRequest, cause: unk
   new HttpClientError.HttpClientError({ reason: new HttpClientError.TransportError({ request, cause, description }) })
 
 const execute = (
+  modules: Modules,
   agents: { readonly http: Http.Agent; readonly https: Https.Agent },
   request: HttpClientRequest.HttpClientRequest,
   url: URL
@@ -150,7 +158,7 @@ const execute = (
       return
     }
     const https = url.protocol === "https:"
-    const req = (https ? Https : Http).request(url, {
+    const req = (https ? modules.https : modules.http).request(url, {
       method: request.method,
       headers: request.headers,
       agent: https ? agents.https : agents.http
@@ -209,7 +217,7 @@ const concat = (chunks: ReadonlyArray<Uint8Array>, size: number): Uint8Array => 
 const agentOptions = { keepAlive: true, timeout: 5_000, scheduling: "lifo" } as const
 
 /** An `HttpClient` over `node:http` and `node:https` with keep-alive agents, closed with the layer's scope. */
-export const layer = (options: Options): Layer.Layer<HttpClient.HttpClient> =>
+export const layer = (modules: Modules, options: Options): Layer.Layer<HttpClient.HttpClient> =>
   Layer.effect(
     HttpClient.HttpClient,
     Effect.map(
@@ -217,8 +225,8 @@ export const layer = (options: Options): Layer.Layer<HttpClient.HttpClient> =>
         Effect.sync(() => ({
           // As Node's own global agent: an idle socket is closed after 5 s, before the server is likely to close it
           // under a request (which would cost a retry).
-          http: new Http.Agent({ ...agentOptions, maxSockets: options.maxSockets }),
-          https: new Https.Agent({ ...agentOptions, maxSockets: options.maxSockets })
+          http: new modules.http.Agent({ ...agentOptions, maxSockets: options.maxSockets }),
+          https: new modules.https.Agent({ ...agentOptions, maxSockets: options.maxSockets })
         })),
         (agents) =>
           Effect.sync(() => {
@@ -246,7 +254,7 @@ export const layer = (options: Options): Layer.Layer<HttpClient.HttpClient> =>
           return full
         }
         return HttpClient.makeWith<HttpClientError.HttpClientError, never, HttpClientError.HttpClientError, never>(
-          (effect) => Effect.flatMap(effect, (request) => execute(agents, request, urlOf(request))),
+          (effect) => Effect.flatMap(effect, (request) => execute(modules, agents, request, urlOf(request))),
           Effect.succeed
         )
       }

@@ -20,20 +20,31 @@ export class Settlement {
     return settlement
   }
 
-  /** Records the outcome and tells whoever waits; only the first call counts. */
+  /** Records the outcome and tells whoever waits (as {@link notify}); only the first call counts. */
   finish(outcome: Outcome): void {
     if (this.outcome !== undefined) return
     this.outcome = outcome
     this.notify()
   }
 
-  /** Tells whoever waits the outcome already recorded (for a settler that records first and tells later). */
+  /**
+   * Tells whoever waits the outcome already recorded (for a settler that records first and tells later). Every
+   * watcher is told even if one throws; the first exception is then rethrown, for the settler to report.
+   */
   notify(): void {
     const watchers = this.#watchers
     const outcome = this.outcome
     this.#watchers = undefined
     if (watchers === undefined || outcome === undefined) return
-    for (const watcher of watchers) watcher(outcome)
+    let defect: { readonly error: unknown } | undefined
+    for (const watcher of watchers) {
+      try {
+        watcher(outcome)
+      } catch (error) {
+        defect ??= { error }
+      }
+    }
+    if (defect !== undefined) throw defect.error
   }
 
   /** Calls `watcher` once with the outcome (at once if it is known); returns what stops waiting. */

@@ -13,10 +13,12 @@
  *   --seconds N         length of the steady run (default 10)
  *   --fault-events N    calls in the fault run (default 20000)
  *   --fail-rate X       share of requests the sink answers 500 in the fault run (default 0.2)
- *   --scenarios LIST    any of burst,warm,steady,fault,coldstart (default all). `warm` is the burst again in a process
+ *   --scenarios LIST    any of burst,warm,steady,fault,coldstart,import (default all). `warm` is the burst again in a process
  *                       that first sent and flushed --warm-first events, for this library and the node:http floor:
  *                       what a long-running server sees once the JIT has compiled the hot paths; `coldstart` is
- *                       test/bench/coldstart.ts (fresh processes importing the package and making one call)
+ *                       test/bench/coldstart.ts (fresh processes importing the package and making one call);
+ *                       `import` is test/bench/import.ts (`cdp-analytics import` of a generated file)
+ *   --import-lines N    lines of the `import` scenario's file (default 1000000; 20000 with --smoke)
  *   --only LIST         only rows whose id starts with one of these (e.g. facade,cio)
  *   --no-transports     skip the rows of the facade over other HttpClient layers
  *   --no-micro          skip the vitest micro-benchmarks of the call path that otherwise follow the table
@@ -35,6 +37,7 @@ import * as os from "node:os"
 import { fileURLToPath } from "node:url"
 import * as ColdStart from "./coldstart.ts"
 import type { DriverConfig, DriverResult, Library, Transport } from "./driver.ts"
+import * as Import from "./import.ts"
 import type { SinkStats } from "./sink.ts"
 
 // -----------------------------------------------------------------------------
@@ -65,7 +68,9 @@ const settings = {
   seconds: numberOption("seconds", smoke ? 1 : 10),
   faultEvents: numberOption("fault-events", smoke ? 100 : 20_000),
   failRate: numberOption("fail-rate", 0.2),
-  scenarios: (option("scenarios") ?? (smoke ? "burst,steady,fault" : "burst,warm,steady,fault,coldstart")).split(","),
+  scenarios: (option("scenarios") ?? (smoke ? "burst,steady,fault,import" : "burst,warm,steady,fault,coldstart,import"))
+    .split(","),
+  importLines: numberOption("import-lines", smoke ? 20_000 : 1_000_000),
   warmFirst: numberOption("warm-first", 20_000),
   coldstartRuns: numberOption("coldstart-runs", 7),
   only: option("only")?.split(","),
@@ -577,6 +582,13 @@ try {
 }
 const facadeTrackMicros = smoke || settings.only !== undefined ? undefined : await measureCallPath(200_000)
 const coldStarts = settings.scenarios.includes("coldstart") ? ColdStart.measure(settings.coldstartRuns) : undefined
+const imports = settings.scenarios.includes("import")
+  ? await Import.measure({
+    lines: settings.importLines,
+    runs: 1,
+    servers: smoke ? ["collector"] : ["collector", "sink"]
+  })
+  : undefined
 
 const cpu = os.cpus()
 console.log(`\n# cdp-analytics-effect benchmark, ${new Date().toISOString()}`)
@@ -602,14 +614,22 @@ if (coldStarts !== undefined) {
   console.log(`\nCold start (medians of ${settings.coldstartRuns} fresh processes; test/bench/coldstart.ts):\n`)
   console.log(ColdStart.table(coldStarts))
 }
+if (imports !== undefined) {
+  console.log("\n`cdp-analytics import` of a generated file (test/bench/import.ts):\n")
+  console.log(Import.table(imports))
+}
+const importChecks = imports === undefined ? [] : Import.targets(imports)
 const checks = smoke
-  ? targets(summaries, undefined, undefined).filter((c) => c.target.includes("lost") || c.target.includes("once"))
-  : targets(summaries, facadeTrackMicros, coldStarts)
+  ? [
+    ...targets(summaries, undefined, undefined).filter((c) => c.target.includes("lost") || c.target.includes("once")),
+    ...importChecks.filter((c) => c.target.includes("every line"))
+  ]
+  : [...targets(summaries, facadeTrackMicros, coldStarts), ...importChecks]
 console.log("\nTargets:")
 for (const check of checks) console.log(`  ${check.ok ? "ok  " : "MISS"}  ${check.target}: ${check.value}`)
 console.log(`\n(${fmt((Date.now() - started) / 1000)} s)`)
 if (settings.json !== undefined) {
-  writeFileSync(settings.json, JSON.stringify({ settings, summaries, facadeTrackMicros, coldStarts }, null, 2))
+  writeFileSync(settings.json, JSON.stringify({ settings, summaries, facadeTrackMicros, coldStarts, imports }, null, 2))
 }
 // The micro-benchmarks of the call path (test/bench/*.bench.ts), without vite's module runner, whose export
 // getters would otherwise slow every call between modules.
