@@ -214,31 +214,33 @@ export class FileImport {
    * Writes the checkpoint as far as every line has its outcome, after appending the failed lines to the failed
    * file (so a checkpoint never passes a failed line that is not written down).
    */
-  readonly save: Effect.Effect<void, ImportError> = Effect.try({
-    try: () => {
-      this.#advance()
-      if (this.#failedLines.length > 0 && this.#options.failed !== undefined) {
-        fs.appendFileSync(this.#options.failed, this.#failedLines.join(""))
-        this.#failedLines = []
-      }
-      const path = this.#options.checkpoint
-      if (path === undefined || this.#checkpointed === this.#written) return
-      Checkpoint.write(path, {
-        version: 1,
-        file: this.file,
-        offset: this.#checkpointed,
-        lines: this.#checkpointedLines,
-        prefixSha256: this.#hash.copy().digest("hex"),
-        delivered: this.counts.delivered,
-        rejected: this.counts.rejected,
-        failed: this.counts.failed,
-        updatedAt: new Date().toISOString()
-      })
-      this.#written = this.#checkpointed
-    },
-    catch: (error) =>
-      new ImportError({ message: `cannot save the import's progress: ${messageOf(error)}`, exitCode: 1 })
-  })
+  readonly save: Effect.Effect<void, ImportError> = Effect.clockWith((clock) =>
+    Effect.try({
+      try: () => {
+        this.#advance()
+        if (this.#failedLines.length > 0 && this.#options.failed !== undefined) {
+          fs.appendFileSync(this.#options.failed, this.#failedLines.join(""))
+          this.#failedLines = []
+        }
+        const path = this.#options.checkpoint
+        if (path === undefined || this.#checkpointed === this.#written) return
+        Checkpoint.write(path, {
+          version: 1,
+          file: this.file,
+          offset: this.#checkpointed,
+          lines: this.#checkpointedLines,
+          prefixSha256: this.#hash.copy().digest("hex"),
+          delivered: this.counts.delivered,
+          rejected: this.counts.rejected,
+          failed: this.counts.failed,
+          updatedAt: new Date(clock.currentTimeMillisUnsafe()).toISOString()
+        })
+        this.#written = this.#checkpointed
+      },
+      catch: (error) =>
+        new ImportError({ message: `cannot save the import's progress: ${messageOf(error)}`, exitCode: 1 })
+    })
+  )
 
   /** Counts a line and parses its call; `undefined` when it holds none (blank) or an invalid one (rejected). */
   #take(line: Line): Call | undefined {

@@ -38,6 +38,8 @@ const lockedHere = (): Set<
 const registry = Symbol.for("cdp-analytics-effect/outbox/locked")
 
 const encoder = new TextEncoder()
+// A lock owner's token must differ between processes, not be reproducible: the OS's time and randomness, not the
+// Effect Clock/Random a test may fix (two "processes" under one TestClock and seed would otherwise share a token).
 const unique = () => `${Date.now().toString(36)}${Math.random().toString(36).slice(2)}`
 
 export interface Lock {

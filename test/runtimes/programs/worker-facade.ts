@@ -3,15 +3,7 @@
  * answers the summary. Run without `nodejs_compat`, where there is no `node:http` and the facade must pick `fetch`,
  * and with it.
  */
-import type { Settings } from "./calls.ts"
 import { run } from "./facade.ts"
+import { workerOf } from "./worker.ts"
 
-export default {
-  fetch: async (
-    _request: Request,
-    env: { readonly CUSTOMERIO_WRITE_KEY: string; readonly CUSTOMERIO_HOST: string }
-  ) => {
-    const settings: Settings = { writeKey: env.CUSTOMERIO_WRITE_KEY, host: env.CUSTOMERIO_HOST }
-    return Response.json(await run(settings))
-  }
-}
+export default workerOf(run)
