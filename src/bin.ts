@@ -10,7 +10,7 @@ import * as v8 from "node:v8"
 import { Io, run } from "./internal/cli/command.ts"
 
 // An import keeps little alive (a bounded queue) but makes much short-lived garbage; V8 would let the heap grow to
-// four times what is alive before collecting. Growing it by half keeps a long import's memory near 170 MB instead of
+// four times what is alive before collecting. Growing it by half keeps a long import's memory under 200 MB instead of
 // 250 MB, for a few percent of speed (docs/import.md).
 v8.setFlagsFromString("--heap-growing-percent=50")
 
