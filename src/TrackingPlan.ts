@@ -31,7 +31,7 @@ import * as JsonPointer from "effect/JsonPointer"
 import * as Layer from "effect/Layer"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
-import type * as SchemaIssue from "effect/SchemaIssue"
+import * as SchemaIssue from "effect/SchemaIssue"
 import * as SchemaParser from "effect/SchemaParser"
 import { ValidationError } from "./AnalyticsError.ts"
 import { findJsonFault, isPlainObject } from "./internal/json.ts"
@@ -243,8 +243,37 @@ interface Decoders {
   readonly groupTraits: Decoder | undefined
 }
 
-const decodersOf = (plan: Any, side: (schema: PropertiesSchema) => Schema.Top): Decoders => {
-  const decoder = (schema: PropertiesSchema) => SchemaParser.decodeUnknownResult(side(schema) as PropertiesSchema)
+/**
+ * A number's JSON form also admits the strings "Infinity", "-Infinity" and "NaN", so a message with `"12"` where the
+ * plan wants a number would be told `Expected "Infinity" | "-Infinity" | "NaN"`. JSON as sent never holds those
+ * strings for a number: the issue becomes the one the plan's own Schema gives, `Expected number`.
+ */
+const asSentIssue = (issue: SchemaIssue.Issue): SchemaIssue.Issue => {
+  switch (issue._tag) {
+    case "Encoding":
+      return issue.ast._tag === "Number" && issue.issue._tag === "AnyOf"
+        ? new SchemaIssue.InvalidType(issue.ast)
+        : issue
+    case "Pointer":
+      return new SchemaIssue.Pointer(issue.path, asSentIssue(issue.issue))
+    case "Composite":
+      return new SchemaIssue.Composite(issue.ast, [
+        asSentIssue(issue.issues[0]),
+        ...issue.issues.slice(1).map(asSentIssue)
+      ])
+    case "AnyOf":
+      return new SchemaIssue.AnyOf(issue.ast, issue.issues.map(asSentIssue))
+    default:
+      return issue
+  }
+}
+
+const decodersOf = (plan: Any, side: "params" | "message"): Decoders => {
+  const decoder = (schema: PropertiesSchema): Decoder => {
+    if (side === "params") return SchemaParser.decodeUnknownResult(schema)
+    const fromJson = SchemaParser.decodeUnknownResult(Schema.toCodecJson(Schema.toType(schema)) as PropertiesSchema)
+    return (input) => Result.mapError(fromJson(input), asSentIssue)
+  }
   return {
     events: new Map(Object.keys(plan.events).map((name) => [name, decoder(plan.events[name] as PropertiesSchema)])),
     traits: plan.traits === undefined ? undefined : decoder(plan.traits),
@@ -271,8 +300,8 @@ export const checker = (
   from: "params" | "message"
 ) => Result.Result<Message.NormalizedCall, ValidationError> => {
   const names = Object.keys(plan.events)
-  const params = decodersOf(plan, (schema) => schema)
-  const messages = decodersOf(plan, (schema) => Schema.toCodecJson(Schema.toType(schema)))
+  const params = decodersOf(plan, "params")
+  const messages = decodersOf(plan, "message")
 
   return (type, call, from) => {
     const decoders = from === "params" ? params : messages

@@ -92,6 +92,9 @@ describe("checkMessage", () => {
     assert.strictEqual(wrong?.level, "warning")
     assert.strictEqual(wrong?.rule, "plan")
     assert.include(wrong?.message, "properties.revenue")
+    // The plan's own words, not those of a number's JSON form (which also admits "Infinity", "-Infinity", "NaN").
+    assert.include(wrong?.message, "Expected number")
+    assert.notInclude(wrong?.message, "Infinity")
     const [unknown] = check({ ...valid, event: "Order Complete", properties: {} }, plan)
     assert.include(unknown?.message, "is not an event of the tracking plan (did you mean \"Order Completed\"?)")
     const [traits] = check({ type: "identify", userId: "u", messageId: "m", timestamp: iso(0), traits: {} }, plan)
