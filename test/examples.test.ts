@@ -9,6 +9,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Collector from "../src/Collector.ts"
+import { limiter } from "./utils/slots.ts"
 
 const directory = fileURLToPath(new URL("../examples/", import.meta.url))
 const examples = readdirSync(directory).filter((file) => /^\d\d_.+\.ts$/.test(file)).toSorted()
@@ -196,20 +197,7 @@ const line = (m: Collector.ReceivedMessage): string =>
 const compileCache = join(tmpdir(), "cdp-analytics-effect-compile-cache")
 
 // Each child is CPU-bound while it loads; more at once than this only makes them all slower.
-const slots = Number(process.env.EXAMPLES_CONCURRENCY ?? 3)
-let running = 0
-const waiting: Array<() => void> = []
-const withSlot = async <A>(run: () => Promise<A>): Promise<A> => {
-  if (running >= slots) await new Promise<void>((resolve) => waiting.push(resolve))
-  else running++
-  try {
-    return await run()
-  } finally {
-    const next = waiting.shift()
-    if (next !== undefined) next()
-    else running--
-  }
-}
+const withSlot = limiter(Number(process.env.EXAMPLES_CONCURRENCY ?? 3))
 
 const runExample = (file: string, host: string) =>
   new Promise<{ code: number | null; output: string; stderr: string }>((resolve) => {

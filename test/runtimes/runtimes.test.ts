@@ -16,6 +16,7 @@ import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { rolldown } from "rolldown"
 import * as Collector from "../../src/Collector.ts"
+import { limiter } from "../utils/slots.ts"
 import { calls, type Summary } from "./programs/calls.ts"
 
 const root = fileURLToPath(new URL("../../", import.meta.url))
@@ -72,20 +73,7 @@ const workerd = { reports: "workerd", jsRuntime: "cloudflare-worker" }
 const compatibilityDate = versionOf("workerd").split(".")[1]!.replace(/^(\d{4})(\d\d)(\d\d)$/, "$1-$2-$3")
 
 // Each case is CPU-bound while its runtime loads Effect; more at once than this only makes them all slower.
-const slots = Number(process.env.RUNTIMES_CONCURRENCY ?? 2)
-let running = 0
-const waiting: Array<() => void> = []
-const withSlot = async <A>(run: () => Promise<A>): Promise<A> => {
-  if (running >= slots) await new Promise<void>((resolve) => waiting.push(resolve))
-  else running++
-  try {
-    return await run()
-  } finally {
-    const next = waiting.shift()
-    if (next !== undefined) next()
-    else running--
-  }
-}
+const withSlot = limiter(Number(process.env.RUNTIMES_CONCURRENCY ?? 2))
 
 /** A collector for one case, closed after it. */
 const withCollector = async <A>(run: (collector: Collector.Handle) => Promise<A>): Promise<A> => {
