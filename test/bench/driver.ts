@@ -58,7 +58,10 @@ export interface DriverResult {
 }
 
 const writeKey = "bench-write-key"
+// The built package (run.ts builds it first), as users load it: the Promise API's bundle, and the root.
 const bundle = new URL("../../dist/bundle/node.js", import.meta.url).href
+const root = new URL("../../dist/index.js", import.meta.url).href
+const metrics = new URL("../../dist/AnalyticsMetrics.js", import.meta.url).href
 const closeTimeoutMillis = 600_000
 
 // The facade's default transport, so the Effect API is measured on the same one.
@@ -94,7 +97,7 @@ const pendingInEngine = async () => {
   const [Effect, Metric, AnalyticsMetrics] = await Promise.all([
     import("effect/Effect"),
     import("effect/Metric"),
-    import("../../src/AnalyticsMetrics.ts")
+    import(metrics) as Promise<typeof import("../../src/AnalyticsMetrics.ts")>
   ])
   const value = (metric: typeof AnalyticsMetrics.enqueued) => Number(Effect.runSync(Metric.value(metric)).count)
   return () => value(AnalyticsMetrics.enqueued) - value(AnalyticsMetrics.delivered) - value(AnalyticsMetrics.failed)
@@ -284,7 +287,7 @@ const runEffect = async (config: DriverConfig): Promise<DriverResult> => {
   const [Effect, Layer, { AnalyticsClient }] = await Promise.all([
     import("effect/Effect"),
     import("effect/Layer"),
-    import("../../src/index.ts")
+    import(root) as Promise<typeof import("../../src/index.ts")>
   ])
   const queued = await pendingInEngine()
   const transport = config.transport === "default" ? defaultTransport : config.transport

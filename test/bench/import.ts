@@ -94,7 +94,7 @@ const importOnce = (file: string, url: string): Promise<Omit<ImportRun, "server"
     const started = performance.now()
     const child = spawn(
       process.execPath,
-      ["--import", here("./peak-rss.ts"), here("../../dist/bin.js"), "import", "--json", "--host", url, file],
+      ["--import", here("./peak-rss.mjs"), here("../../dist/bin.js"), "import", "--json", "--host", url, file],
       { env: { ...process.env, CUSTOMERIO_WRITE_KEY: "wk_bench" }, stdio: ["ignore", "pipe", "pipe"] }
     )
     let stdout = ""

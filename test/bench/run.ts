@@ -35,6 +35,7 @@ import { type ChildProcess, fork, spawnSync } from "node:child_process"
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import * as os from "node:os"
 import { fileURLToPath } from "node:url"
+import { rolldown } from "rolldown"
 import * as ColdStart from "./coldstart.ts"
 import type { DriverConfig, DriverResult, Library, Transport } from "./driver.ts"
 import * as Import from "./import.ts"
@@ -215,9 +216,28 @@ const ask = <A>(sink: ChildProcess, message: object, type: string): Promise<A> =
 
 const runTimeoutMillis = 600_000
 
+// The driver runs as plain JavaScript, as users' code does: a .ts file would make Node load its type stripper,
+// about 15 MB of RSS that would count against every library. Written beside driver.ts, so its relative URLs hold.
+const compiledDriver = here("./.driver.mjs")
+
+const compileDriver = async () => {
+  const build = await rolldown({
+    input: here("./driver.ts"),
+    platform: "node",
+    // Packages and Node's modules are imported at run time, each only by the process that drives it.
+    external: [/^[^./]/],
+    logLevel: "warn"
+  })
+  try {
+    await build.write({ file: compiledDriver, format: "esm", codeSplitting: false })
+  } finally {
+    await build.close()
+  }
+}
+
 const runDriver = (config: DriverConfig, onWarmed: () => Promise<void>): Promise<DriverResult> =>
   new Promise((resolve, reject) => {
-    const child = fork(here("./driver.ts"), [], {
+    const child = fork(compiledDriver, [], {
       execArgv: ["--expose-gc"],
       env: { ...process.env, BENCH_DRIVER: JSON.stringify(config) },
       // The peers log; only the end of stderr is kept, for a failure report.
@@ -569,6 +589,7 @@ const started = Date.now()
 if (settings.profile !== undefined) mkdirSync(settings.profile, { recursive: true })
 // The facade rows load the Promise API as plain Node code does: the bundle that `npm run build` makes.
 ColdStart.build()
+await compileDriver()
 const { child: sink, url } = await startSink()
 const summaries: Array<Summary> = []
 try {
