@@ -195,7 +195,9 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         { status: 403 }
       )
     }
-    const url = new URL(request.url, "http://collector.invalid")
+    // A request target may be an absolute URL that does not parse (`GET http://[`): a bad request, not a defect.
+    const url = URL.parse(request.url, "http://collector.invalid")
+    if (url === null) return HttpServerResponse.empty({ status: 400 })
     if (url.pathname === path && request.method === "POST") return yield* endpoint(request)
     const page = inspector?.(request, url)
     return page === undefined ? HttpServerResponse.empty({ status: 404 }) : yield* page

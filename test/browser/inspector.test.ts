@@ -113,6 +113,52 @@ describe.skipIf(!hasChromium)("the inspector in Chromium", () => {
     await collector.close()
   })
 
+  it("keeps what the collector keeps while paused: what waits is at most what a Resume would show", async () => {
+    const collector = await Collector.start({ writeKey, retain: 3 })
+    const { page, errors } = await open(collector.inspectorUrl!)
+    await page.getByRole("button", { name: "Pause" }).click()
+    // One at a time, each reaching the page before the next is sent (the counters come after the rows).
+    for (let i = 1; i <= 10; i++) {
+      await post(collector.url, [track(i)])
+      await page.waitForFunction((n) => document.getElementById("c-received")?.textContent === n, String(i))
+    }
+    // Only what a Resume would show waits: the 3 latest.
+    assert.match(await page.locator("#summary").textContent() ?? "", / Paused: 3 new messages waiting\.$/)
+    await page.getByRole("button", { name: "Resume" }).click()
+    await summaryIs(page, "Showing all 3 messages in 3 requests (the collector keeps the latest 3 of the 10 received)")
+    assert.deepStrictEqual(errors, [])
+    await page.close()
+    await collector.close()
+  })
+
+  it("keeps no more message JSON than the collector does", async () => {
+    // Messages near 32 KB: the collector keeps 64 MB of their JSON, fewer than 2 400 of them, and so does the page.
+    const big = await Collector.start({ writeKey })
+    const { page, errors } = await open(big.inspectorUrl!)
+    const filler = "x".repeat(30_000)
+    for (let r = 0; r < 160; r++) {
+      const response = await post(big.url, Array.from({ length: 15 }, (_, k) => track(r * 15 + k, { filler })))
+      assert.strictEqual(response.status, 200)
+    }
+    const state = (await (await fetch(`${big.url}/inspector/api/state`)).json()) as {
+      readonly counters: { readonly received: number }
+      readonly retained: { readonly messages: number }
+    }
+    assert.strictEqual(state.counters.received, 2_400)
+    assert.isBelow(state.retained.messages, 2_400)
+    const kept = state.retained.messages
+    const requests = 160 - Math.floor((2_400 - kept) / 15) // those that still have a message kept
+    await summaryIs(
+      page,
+      `Showing all ${kept.toLocaleString("en-US")} messages in ${requests} requests (the collector keeps the latest ${
+        kept.toLocaleString("en-US")
+      } of the 2,400 received)`
+    )
+    assert.deepStrictEqual(errors, [])
+    await page.close()
+    await big.close()
+  }, 60_000)
+
   it("filters by type, user, event name and free text, and combines them", async () => {
     const collector = await Collector.start({ writeKey })
     await post(collector.url, [

@@ -270,6 +270,13 @@ describe("the inspector's page and API", () => {
       assert.strictEqual((yield* c.stats).requests, 0)
     }))
 
+  it.live("a request target that is not a URL gets 400, not a server error", () =>
+    Effect.gen(function*() {
+      const c = yield* collector()
+      assert.strictEqual(yield* rawGet(c.port, "http://[", `127.0.0.1:${c.port}`), 400)
+      assert.strictEqual(yield* rawGet(c.port, "/", `127.0.0.1:${c.port}`), 200)
+    }))
+
   it.live("retain keeps the latest messages and requests; counters and waitFor count everything", () =>
     Effect.gen(function*() {
       const c = yield* collector({ retain: 3 })

@@ -17,7 +17,7 @@ import type { Check } from "./checks.ts"
 import type { Faults } from "./faults.ts"
 import { Answer } from "./model.ts"
 import { isToken, randomId, tokenHeader } from "./security.ts"
-import type { MessageEntry, RequestEntry, Signal, Store } from "./store.ts"
+import { inspectorMaxBytes, type MessageEntry, type RequestEntry, type Signal, type Store } from "./store.ts"
 
 /** How often, at most, an open page gets an update: changes in between are sent together. */
 const updateIntervalMillis = 100
@@ -162,6 +162,7 @@ export const make = (deps: Deps) => {
       endpoint: deps.endpoint,
       plan: deps.plan,
       retain: deps.retain,
+      retainJson: inspectorMaxBytes,
       retained: store.retained(),
       stats: store.stats(),
       counters: store.counters(),

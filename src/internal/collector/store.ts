@@ -10,7 +10,10 @@ import type { Options, ReceivedMessage, RequestRecord, Snapshot, Stats } from ".
 /** The inspector keeps at most this many messages and requests, unless `retain` says otherwise. */
 export const defaultInspectorRetain = 100_000
 
-/** And at most this much message JSON, so a stream of 32 KB messages cannot take the memory. */
+/**
+ * And at most this much message JSON (its string length, as the page counts it too), so a stream of 32 KB messages
+ * cannot take the memory, here or in the page.
+ */
 export const inspectorMaxBytes = 64 * 1024 * 1024
 
 /** An array that forgets its oldest items beyond `limit`; `items` is the live array when nothing was forgotten. */
@@ -41,6 +44,8 @@ export class Ring<A> {
   dropFirst(): A | undefined {
     if (this.length === 0) return undefined
     const first = this.items[this.head]
+    // Let go of it now: the slot stays until the next compaction, and a forgotten item must not count against memory.
+    this.items[this.head] = undefined as A
     this.head++
     // Compact once half the array is forgotten: amortized O(1) per item.
     if (this.head > 1024 && this.head * 2 > this.items.length) {

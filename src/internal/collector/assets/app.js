@@ -15,9 +15,13 @@ let messages = []
 let rows = []
 let shown = 0
 let retain = 100000
+/** And at most this much message JSON (its length, as the collector counts it); `jsonLength` is what the page holds. */
+let retainJson = Infinity
+let jsonLength = 0
 let paused = false
 let pending = []
 let pendingMessages = 0
+let pendingJson = 0
 /** The selected row (its key, as in rows). */
 let selected = undefined
 let lastState = undefined
@@ -366,6 +370,7 @@ const showDetail = (key) => {
 const showState = (state) => {
   lastState = state
   retain = state.retain
+  retainJson = state.retainJson
   $("endpoint").textContent = state.endpoint
   $("c-messages").textContent = number(state.stats.messages)
   $("c-received").textContent = number(state.counters.received)
@@ -445,6 +450,7 @@ $("pause").addEventListener("click", () => {
     const waiting = pending
     pending = []
     pendingMessages = 0
+    pendingJson = 0
     for (const batch of waiting) add(batch)
   }
   summarize()
@@ -465,11 +471,17 @@ const add = (batch) => {
     messages = []
     rows = []
     shown = 0
+    jsonLength = 0
   }
-  for (const m of batch.messages) messages.push(m)
+  for (const m of batch.messages) {
+    messages.push(m)
+    jsonLength += m.json.length
+  }
   for (const r of batch.requests) requests.push(r)
-  // Forget the oldest beyond what the collector keeps: the rows that show them are the last ones.
-  let forget = messages.length - retain
+  // Forget the oldest beyond what the collector keeps, by count and by size: the rows that show them are the last ones.
+  let forget = Math.max(0, messages.length - retain)
+  for (let i = 0; i < forget; i++) jsonLength -= messages[i].json.length
+  while (jsonLength > retainJson && forget < messages.length - 1) jsonLength -= messages[forget++].json.length
   if (forget > 0) {
     messages = messages.slice(forget)
     const oldest = messages[0].seq
@@ -504,6 +516,8 @@ const reset = () => {
   shown = 0
   pending = []
   pendingMessages = 0
+  pendingJson = 0
+  jsonLength = 0
   selected = undefined
   $("detail").replaceChildren(el("p", "hint", "Select a request or a message to see it here."))
   schedule()
@@ -526,8 +540,19 @@ const connect = () => {
   source.addEventListener("rows", (event) => {
     const batch = JSON.parse(event.data)
     if (paused) {
+      batch.jsonLength = batch.messages.reduce((sum, m) => sum + m.json.length, 0)
       pending.push(batch)
       pendingMessages += batch.messages.length
+      pendingJson += batch.jsonLength
+      // What waits is bounded as the list is: the oldest batches go once the newer ones fill what the page keeps.
+      while (
+        pending.length > 1 &&
+        (pendingMessages - pending[0].messages.length >= retain || pendingJson - pending[0].jsonLength >= retainJson)
+      ) {
+        const gone = pending.shift()
+        pendingMessages -= gone.messages.length
+        pendingJson -= gone.jsonLength
+      }
       summarize()
     } else add(batch)
   })
