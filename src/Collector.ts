@@ -164,6 +164,12 @@ const redacted = (value: string | Redacted.Redacted<string>) =>
  * @since 0.1.0
  */
 export const make = Effect.fnUntraced(function*(options: Options = {}) {
+  // A negative or NaN `retain` would keep nothing or turn the limit off: the caller's mistake, told at once.
+  if (options.retain !== undefined && !(Number.isInteger(options.retain) && options.retain >= 0)) {
+    return yield* Effect.die(
+      new RangeError(`Collector option "retain" must be a whole number of at least 0, got ${options.retain}`)
+    )
+  }
   const writeKey = options.writeKey === undefined ? undefined : redacted(options.writeKey)
   const expectedAuthorization = writeKey === undefined
     ? undefined

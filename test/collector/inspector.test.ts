@@ -295,6 +295,14 @@ describe("the inspector's page and API", () => {
       assert.deepStrictEqual(messages.map((m: any) => m.seq), [4, 5, 6])
     }))
 
+  it("a retain that is not a whole number of at least 0 is refused at start, naming the option", async () => {
+    for (const retain of [-1, Number.NaN, 1.5]) {
+      const error = await Collector.start({ retain }).then(() => undefined, (error: unknown) => error)
+      assert.instanceOf(error, RangeError)
+      assert.include((error as Error).message, `"retain" must be a whole number of at least 0, got ${retain}`)
+    }
+  })
+
   it.live("without a write key any key is taken, but a request still needs one; the inspector can be off", () =>
     Effect.gen(function*() {
       const c = yield* Collector.make({ inspector: false })
