@@ -297,7 +297,7 @@ describe("the inspector's page and API", () => {
 
   it("a retain that is not a whole number of at least 0 is refused at start, naming the option", async () => {
     for (const retain of [-1, Number.NaN, 1.5]) {
-      const error = await Collector.start({ retain }).then(() => undefined, (error: unknown) => error)
+      const error = await Collector.start({ retain }).then(() => undefined, (refused: unknown) => refused)
       assert.instanceOf(error, RangeError)
       assert.include((error as Error).message, `"retain" must be a whole number of at least 0, got ${retain}`)
     }
