@@ -202,6 +202,22 @@ describe("cdp-analytics import", () => {
       assert.match(shrunk.stderr, /shorter|shrank|smaller/)
     }))
 
+  it.effect("refuses a checkpoint whose last line, imported without its newline, was completed since", () =>
+    Effect.gen(function*() {
+      const file = path.join(tmp(), "tail.ndjson")
+      const last = track(2)
+      // A log being written: its last line is cut short when the import reads it.
+      fs.writeFileSync(file, `${track(1)}\n${last.slice(0, 20)}`)
+      const first = yield* cli(importing(file))
+      assert.strictEqual(first.messages.length, 1)
+      assert.strictEqual(JSON.parse(fs.readFileSync(`${file}.checkpoint`, "utf8")).lines, 2)
+      fs.appendFileSync(file, `${last.slice(20)}\n${track(3)}\n`)
+      const completed = yield* cli(importing(file))
+      assert.strictEqual(completed.code, exitCodes.usage, completed.stderr)
+      assert.strictEqual(completed.messages.length, 0)
+      assert.match(completed.stderr, /has no line ending there/)
+    }))
+
   it.effect("pauses for 429 and Retry-After, as the library does, and delivers everything once", () =>
     Effect.gen(function*() {
       const file = writeLines(tmp(), "storm.ndjson", validLines(300))
@@ -362,6 +378,24 @@ describe("cdp-analytics import", () => {
       assert.match(missing.stderr, /cannot read .*absent\.ndjson/)
       const twoStdin = yield* cli(importing("-").concat("-"))
       assert.strictEqual(twoStdin.code, exitCodes.usage)
+      // The flag is named, not the client's option behind it.
+      const noConcurrency = yield* cli(importing(file, "--concurrency", "0"))
+      assert.strictEqual(noConcurrency.code, exitCodes.usage)
+      assert.match(noConcurrency.stderr, /--concurrency must be at least 1/)
+      const noEvents = yield* cli(importing(file, "--events-per-request", "0"))
+      assert.strictEqual(noEvents.code, exitCodes.usage)
+      assert.match(noEvents.stderr, /--events-per-request must be at least 1/)
+    }))
+
+  it.effect("a file that cannot be read is a usage error before any file is imported", () =>
+    Effect.gen(function*() {
+      const dir = tmp()
+      const good = writeLines(dir, "good.ndjson", validLines(5))
+      const ran = yield* cli(importing(good).concat(path.join(dir, "absent.ndjson")))
+      assert.strictEqual(ran.code, exitCodes.usage)
+      assert.match(ran.stderr, /cannot read .*absent\.ndjson/)
+      assert.strictEqual(ran.requests.length, 0)
+      assert.isFalse(fs.existsSync(`${good}.checkpoint`))
     }))
 
   it.effect("prints help with the write key's advice", () =>

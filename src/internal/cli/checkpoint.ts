@@ -17,6 +17,7 @@ export interface Checkpoint {
   readonly lines: number
   /** SHA-256 (hex) of the file's bytes below the offset. */
   readonly prefixSha256: string
+  /** The run's own counts so far, for people reading the file; resuming does not use them. */
   readonly delivered: number
   readonly rejected: number
   readonly failed: number
@@ -67,19 +68,18 @@ export const verify = async (file: string, checkpoint: Checkpoint): Promise<Hash
   let seen = 0
   let count = 0
   let last = 10
-  // A prefix that ends without a newline was the whole file: nothing may follow it (it would belong to its line).
   let grown = false
   for await (const chunk of chunks(file)) {
-    if (seen === checkpoint.offset) {
-      grown = last !== 10 && chunk.length > 0
-      break
-    }
     const part = chunk.subarray(0, checkpoint.offset - seen)
     hash.update(part)
     for (let at = part.indexOf(10); at !== -1; at = part.indexOf(10, at + 1)) count++
     seen += part.length
     if (part.length > 0) last = part[part.length - 1]!
-    if (seen === checkpoint.offset && last === 10) break
+    if (seen < checkpoint.offset) continue
+    // A prefix that ends without a newline was the whole file: nothing may follow it, in this chunk or the next (it
+    // would belong to its line).
+    grown = last !== 10 && chunk.length > part.length
+    if (last === 10 || grown) break
   }
   if (last !== 10) count++
   if (seen !== checkpoint.offset || grown) {

@@ -79,7 +79,7 @@ const missingPeer = (error: unknown) =>
   error instanceof Error && /@effect\/platform-node/.test(error.message) &&
   (error as { code?: unknown }).code === "ERR_MODULE_NOT_FOUND"
 
-/** Finds the plan a module exports: its default export, an export named `plan`, or its only plan. */
+/** Finds the plan a module exports: its default export, an export named `plan` or `trackingPlan`, or its only plan. */
 const planOf = (exports: Record<string, unknown>, isPlan: (u: unknown) => u is TrackingPlan.Any) => {
   for (const name of ["default", "plan", "trackingPlan"]) {
     if (isPlan(exports[name])) return exports[name]

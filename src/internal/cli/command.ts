@@ -1,6 +1,6 @@
 /**
  * The `cdp-analytics` program, built with Effect's own CLI module (`effect/cli`): typed flags, help text, and errors
- * that name the bad flag. Its one command so far is `import`; later commands join `program`.
+ * that name the bad flag. Its commands are `import` and `collector` (`collectorCommand.ts`).
  *
  * `run` is the whole program as an Effect: it reads its terminal, its signals and its HttpClient from the context,
  * so the tests run it in-process with a scripted API and the `TestClock`, and `bin.ts` runs it on Node's.
@@ -149,6 +149,8 @@ const runImport = (input: ImportInput): Effect.Effect<number, ImportError, Io> =
     }
     if (files.filter(isStdin).length > 1) return yield* usage("standard input (-) can be read only once")
     if (Option.isSome(input.rate) && input.rate.value <= 0) return yield* usage("--rate must be a positive number")
+    if (input.eventsPerRequest < 1) return yield* usage("--events-per-request must be at least 1")
+    if (input.concurrency < 1) return yield* usage("--concurrency must be at least 1")
     if (!input.dryRun && Option.isNone(input.writeKey)) {
       return yield* usage("no write key: set CUSTOMERIO_WRITE_KEY (or pass --write-key); --dry-run needs none")
     }
@@ -192,13 +194,12 @@ const runImport = (input: ImportInput): Effect.Effect<number, ImportError, Io> =
         )
       )
     })
-    const ticker = yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep(100), tick)))
-    for (const file of files) {
-      if (Deferred.isDoneUnsafe(stop)) break
+    // Every file is looked up before the first is read: a missing one is a usage error, not a stop halfway through.
+    const planned = yield* Effect.forEach(files, (file) => {
       const checkpoint = isStdin(file) || input.dryRun
         ? undefined
         : Option.getOrElse(input.checkpoint, () => `${file}.checkpoint`)
-      const fileImport = yield* Effect.try({
+      return Effect.try({
         try: () =>
           new FileImport(
             file,
@@ -206,7 +207,6 @@ const runImport = (input: ImportInput): Effect.Effect<number, ImportError, Io> =
               checkpoint,
               failed: checkpoint === undefined ? undefined : `${checkpoint.replace(/\.checkpoint$/, "")}.failed.ndjson`,
               rate: Option.getOrUndefined(input.rate),
-              dryRun: input.dryRun,
               allowMissingTimestamp: input.allowMissingTimestamp
             },
             engine,
@@ -216,10 +216,16 @@ const runImport = (input: ImportInput): Effect.Effect<number, ImportError, Io> =
         catch: (error) =>
           error instanceof ImportError ? error : new ImportError({ message: String(error), exitCode: exitCodes.usage })
       })
+    })
+    const ticker = yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep(100), tick)))
+    for (const fileImport of planned) {
+      if (Deferred.isDoneUnsafe(stop)) break
       imports.push(fileImport)
       const resumed = yield* fileImport.resume
       if (resumed !== undefined) {
-        progress.print(`${file}: resuming after line ${resumed.lines} (byte ${resumed.offset}) from ${checkpoint}`)
+        progress.print(
+          `${fileImport.file}: resuming after line ${resumed.lines} (byte ${resumed.offset}) from ${fileImport.checkpoint}`
+        )
       }
       // Reading ends at the end of the file, or when the import is stopped (a signal, or the API refused the key).
       yield* Effect.raceFirst(fileImport.read, Deferred.await(stop))

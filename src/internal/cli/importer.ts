@@ -21,7 +21,7 @@ import type { AnalyticsError } from "../../AnalyticsError.ts"
 import * as Message from "../../Message.ts"
 import type * as Engine from "../engine.ts"
 import * as Checkpoint from "./checkpoint.ts"
-import { type Line, lines, sizeOf } from "./lines.ts"
+import { isGzip, type Line, lines, sizeOf } from "./lines.ts"
 import { Pacer } from "./pacer.ts"
 
 /** Why the import cannot go on. `exitCode` 2: the command as given cannot run (a usage error); 1: anything else. */
@@ -37,8 +37,6 @@ export interface Options {
   readonly failed: string | undefined
   /** Events per second at most. */
   readonly rate: number | undefined
-  /** Checks every line as the client would, and sends nothing. */
-  readonly dryRun: boolean
   readonly allowMissingTimestamp: boolean
 }
 
@@ -164,6 +162,8 @@ export class FileImport {
         this.#hash = await Checkpoint.verify(this.file, previous)
         this.#checkpointed = this.#written = previous.offset
         this.#checkpointedLines = this.counts.lines = this.counts.resumed = previous.lines
+        // A plain file is read from the offset, so the progress starts there; a .gz file is read from its start.
+        if (!isGzip(this.file)) this.bytesRead = previous.offset
         return previous
       },
       catch: (error) => new ImportError({ message: messageOf(error), exitCode: 2 })
@@ -181,9 +181,9 @@ export class FileImport {
     })
     const engine = this.#engine
     const pacer = this.#options.rate === undefined || engine === undefined ? undefined : new Pacer(this.#options.rate)
-    const dryRun = engine === undefined ? dryRunner() : undefined
     return Effect.gen({ self: this }, function*() {
       const clock = yield* Clock.Clock
+      const dryRun = engine === undefined ? dryRunner(() => clock.currentTimeMillisUnsafe()) : undefined
       while (true) {
         const next = yield* nextBatch
         if (next.done === true) return
@@ -218,8 +218,8 @@ export class FileImport {
     Effect.try({
       try: () => {
         this.#advance()
-        if (this.#failedLines.length > 0 && this.#options.failed !== undefined) {
-          fs.appendFileSync(this.#options.failed, this.#failedLines.join(""))
+        if (this.#failedLines.length > 0 && this.failed !== undefined) {
+          fs.appendFileSync(this.failed, this.#failedLines.join(""))
           this.#failedLines = []
         }
         const path = this.#options.checkpoint
@@ -311,8 +311,11 @@ export class FileImport {
     } else {
       this.counts.failed++
       this.#report.failed(this.file, pending.line.number, error)
-      // The line as read, with the id it was sent with, so a new import of the failed file sends the same id.
-      this.#failedLines.push(`${JSON.stringify({ ...JSON.parse(pending.line.text), messageId })}\n`)
+      // The line as read, with the id it was sent with, so a new import of the failed file sends the same id. Without
+      // a failed file (standard input) it is only reported: kept, it would pile up in memory.
+      if (this.failed !== undefined) {
+        this.#failedLines.push(`${JSON.stringify({ ...JSON.parse(pending.line.text), messageId })}\n`)
+      }
       pending.done = true
     }
   }
@@ -358,12 +361,10 @@ export class FileImport {
 const messageOf = (error: unknown): string => error instanceof Error ? error.message : String(error)
 
 /** `--dry-run`: a line is checked exactly as the client would (params, then the 32 KB limit), and not sent. */
-const dryRunner = () => {
-  const build = Message.makeBuilder({ now: Date.now, uuid: () => "00000000-0000-4000-8000-000000000000" })
+const dryRunner = (now: () => number) => {
+  const encode = Message.makeEncoder({ now, uuid: () => "00000000-0000-4000-8000-000000000000" })
   return (type: Message.CallType, params: unknown): string | undefined => {
-    const built = build(type, params)
-    if (built._tag === "Failure") return built.failure.message
-    const encoded = Message.serialize(built.success)
+    const encoded = encode(type, params)
     return encoded._tag === "Failure" ? encoded.failure.message : undefined
   }
 }

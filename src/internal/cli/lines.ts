@@ -5,7 +5,7 @@
  * `-` is standard input, which cannot be resumed.
  */
 import * as fs from "node:fs"
-import type { Readable } from "node:stream"
+import { pipeline, type Readable } from "node:stream"
 import * as zlib from "node:zlib"
 
 export interface Line {
@@ -32,11 +32,9 @@ export const chunks = (path: string, start = 0, onRead?: (bytes: number) => void
     onRead === undefined ? stream : stream.on("data", (chunk: Uint8Array) => onRead(chunk.length))
   if (isStdin(path)) return counted(process.stdin)
   if (!isGzip(path)) return counted(fs.createReadStream(path, { start, highWaterMark }))
-  const gunzip = zlib.createGunzip()
-  // `pipe` does not pass the file's errors on: without this, reading a file that fails would wait forever.
-  return counted(fs.createReadStream(path, { highWaterMark })).on("error", (error) => gunzip.destroy(error)).pipe(
-    gunzip
-  )
+  // Not `pipe`: `pipeline` passes the file's errors on, and closes the file when reading stops early (a resume's check,
+  // a stopped import). Its callback is required; the errors reach the reader through the gunzip stream.
+  return pipeline(counted(fs.createReadStream(path, { highWaterMark })), zlib.createGunzip(), () => {})
 }
 
 const decoder = new TextDecoder()
