@@ -250,6 +250,25 @@ describe("cdp-analytics import", () => {
       assert.strictEqual(JSON.parse(fs.readFileSync(`${file}.checkpoint`, "utf8")).lines, 150)
     }))
 
+  it.effect("a checkpoint that cannot be written stops the import instead of sending what a resume cannot account for", () =>
+    Effect.gen(function*() {
+      const dir = tmp()
+      const lines = 30_000
+      const file = writeLines(dir, "events.ndjson", validLines(lines))
+      // The checkpoint's folder disappears once the first request is sent: every later save fails.
+      const gone = path.join(dir, "gone")
+      fs.mkdirSync(gone)
+      const ran = yield* cli(importing(file, "--checkpoint", path.join(gone, "run.checkpoint")), {
+        handler: (_, index) => {
+          if (index === 0) fs.rmSync(gone, { recursive: true })
+          return Effect.succeed({ status: 200, body: "{}" })
+        }
+      })
+      assert.strictEqual(ran.code, exitCodes.incomplete)
+      assert.match(ran.stdout + ran.stderr, /cannot save the import's progress: .*ENOENT/)
+      assert.isBelow(ran.messages.length, lines)
+    }))
+
   it.effect("a refused write key stops the import; the checkpoint stays before what was not delivered", () =>
     Effect.gen(function*() {
       const file = writeLines(tmp(), "refused.ndjson", validLines(50))

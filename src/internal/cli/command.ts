@@ -183,12 +183,14 @@ const runImport = (input: ImportInput): Effect.Effect<number, ImportError, Io> =
       failed: (file: string, line: number, error: AnalyticsError) => progress.failed(file, line, error)
     }
     const imports: Array<FileImport> = []
-    // Every 100 ms: the checkpoint of the file being imported, and the progress.
+    // Every 100 ms: the checkpoint of the file being imported, and the progress. A checkpoint or failed file that
+    // cannot be written (a full disk) stops the import: going on would send what a resume could not account for.
     const tick = Effect.suspend(() => {
       const current = imports[imports.length - 1]
       if (current === undefined) return Effect.void
       return Effect.andThen(
-        current.save,
+        Effect.catch(current.save, (error) =>
+          Effect.sync(() => stopWith({ reason: error.message, exitCode: error.exitCode }))),
         Effect.sync(() =>
           progress.tick(stateOf(current), imports.length - 1, files.length, clock.currentTimeMillisUnsafe())
         )
@@ -198,7 +200,8 @@ const runImport = (input: ImportInput): Effect.Effect<number, ImportError, Io> =
     const planned = yield* Effect.forEach(files, (file) => {
       const checkpoint = isStdin(file) || input.dryRun
         ? undefined
-        : Option.getOrElse(input.checkpoint, () => `${file}.checkpoint`)
+        : Option.getOrElse(input.checkpoint, () =>
+          `${file}.checkpoint`)
       return Effect.try({
         try: () =>
           new FileImport(

@@ -16,7 +16,6 @@ import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as crypto from "node:crypto"
-import * as fs from "node:fs"
 import type { AnalyticsError } from "../../AnalyticsError.ts"
 import * as Message from "../../Message.ts"
 import type * as Engine from "../engine.ts"
@@ -219,7 +218,7 @@ export class FileImport {
       try: () => {
         this.#advance()
         if (this.#failedLines.length > 0 && this.failed !== undefined) {
-          fs.appendFileSync(this.failed, this.#failedLines.join(""))
+          Checkpoint.writeDurably(this.failed, this.#failedLines.join(""), "a")
           this.#failedLines = []
         }
         const path = this.#options.checkpoint
