@@ -202,6 +202,19 @@ describe("cdp-analytics import", () => {
       assert.match(shrunk.stderr, /shorter|shrank|smaller/)
     }))
 
+  it.effect("a checkpoint refused for a later file stops there, and the summary still tells what was imported", () =>
+    Effect.gen(function*() {
+      const dir = tmp()
+      const first = writeLines(dir, "first.ndjson", validLines(3))
+      const second = writeLines(dir, "second.ndjson", validLines(4))
+      fs.writeFileSync(`${second}.checkpoint`, "{ not a checkpoint")
+      const ran = yield* cli([...importing(first), second])
+      assert.strictEqual(ran.code, exitCodes.usage)
+      assert.strictEqual(ran.messages.length, 3)
+      assert.match(ran.stderr, /error: .*second\.ndjson\.checkpoint/)
+      assert.match(ran.stdout, /Imported .*first\.ndjson: 3 lines[^]*delivered: 3\n[^]*Stopped: /)
+    }))
+
   it.effect("refuses a checkpoint whose last line, imported without its newline, was completed since", () =>
     Effect.gen(function*() {
       const file = path.join(tmp(), "tail.ndjson")

@@ -157,6 +157,14 @@ const runImport = (input: ImportInput): Effect.Effect<number, ImportError, Io> =
     const progress = new Progress(io.stderr, { dryRun: input.dryRun, now: clock.currentTimeMillisUnsafe() })
     const stop = Deferred.makeUnsafe<Stop>()
     const stopWith = (stopped: Stop) => Deferred.doneUnsafe(stop, Effect.succeed(stopped))
+    // What cannot go on (a checkpoint that does not match, a file that fails, one that cannot be saved) stops the
+    // import with its reason; the summary still tells what was done before.
+    const stopOnError = (effect: Effect.Effect<void, ImportError>) =>
+      Effect.catch(effect, (error) =>
+        Effect.sync(() => {
+          if (!Deferred.isDoneUnsafe(stop)) progress.print(`error: ${error.message}`)
+          stopWith({ reason: error.message, exitCode: error.exitCode })
+        }))
     // The first signal stops reading; the second stops waiting for the requests in flight.
     const secondSignal = Deferred.makeUnsafe<void>()
     yield* Effect.forkScoped(Effect.gen(function*() {
@@ -189,8 +197,7 @@ const runImport = (input: ImportInput): Effect.Effect<number, ImportError, Io> =
       const current = imports[imports.length - 1]
       if (current === undefined) return Effect.void
       return Effect.andThen(
-        Effect.catch(current.save, (error) =>
-          Effect.sync(() => stopWith({ reason: error.message, exitCode: error.exitCode }))),
+        stopOnError(current.save),
         Effect.sync(() =>
           progress.tick(stateOf(current), imports.length - 1, files.length, clock.currentTimeMillisUnsafe())
         )
@@ -200,8 +207,7 @@ const runImport = (input: ImportInput): Effect.Effect<number, ImportError, Io> =
     const planned = yield* Effect.forEach(files, (file) => {
       const checkpoint = isStdin(file) || input.dryRun
         ? undefined
-        : Option.getOrElse(input.checkpoint, () =>
-          `${file}.checkpoint`)
+        : Option.getOrElse(input.checkpoint, () => `${file}.checkpoint`)
       return Effect.try({
         try: () =>
           new FileImport(
@@ -221,19 +227,23 @@ const runImport = (input: ImportInput): Effect.Effect<number, ImportError, Io> =
       })
     })
     const ticker = yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep(100), tick)))
+    const importFile = (fileImport: FileImport) =>
+      Effect.gen(function*() {
+        const resumed = yield* fileImport.resume
+        if (resumed !== undefined) {
+          progress.print(
+            `${fileImport.file}: resuming after line ${resumed.lines} (byte ${resumed.offset}) from ${fileImport.checkpoint}`
+          )
+        }
+        // Reading ends at the end of the file, or when the import is stopped (a signal, or the API refused the key).
+        yield* Effect.raceFirst(fileImport.read, Deferred.await(stop))
+        if (engine !== undefined) yield* Effect.raceFirst(engine.flush, Deferred.await(stop))
+        yield* fileImport.save
+      })
     for (const fileImport of planned) {
       if (Deferred.isDoneUnsafe(stop)) break
       imports.push(fileImport)
-      const resumed = yield* fileImport.resume
-      if (resumed !== undefined) {
-        progress.print(
-          `${fileImport.file}: resuming after line ${resumed.lines} (byte ${resumed.offset}) from ${fileImport.checkpoint}`
-        )
-      }
-      // Reading ends at the end of the file, or when the import is stopped (a signal, or the API refused the key).
-      yield* Effect.raceFirst(fileImport.read, Deferred.await(stop))
-      if (engine !== undefined) yield* Effect.raceFirst(engine.flush, Deferred.await(stop))
-      yield* fileImport.save
+      yield* stopOnError(importFile(fileImport))
     }
     if (engine !== undefined) {
       // Stopped: the requests in flight get a bounded time, and what they do not settle stays before the checkpoint.
@@ -244,7 +254,7 @@ const runImport = (input: ImportInput): Effect.Effect<number, ImportError, Io> =
     }
     yield* Fiber.interrupt(ticker)
     const last = imports[imports.length - 1]
-    if (last !== undefined) yield* last.save
+    if (last !== undefined) yield* stopOnError(last.save)
     progress.end()
     const stopped = Deferred.isDoneUnsafe(stop) ? yield* Deferred.await(stop) : undefined
     const complete = imports.length === files.length
