@@ -53,23 +53,24 @@ export const read = (path: string): Checkpoint | undefined => {
 }
 
 /** Writes the checkpoint atomically: a crash leaves the old one or the new one, never half of one. */
-export const write = (path: string, checkpoint: Checkpoint): void => {
+export const write = async (path: string, checkpoint: Checkpoint): Promise<void> => {
   const temporary = `${path}.tmp`
-  writeDurably(temporary, `${JSON.stringify(checkpoint, null, 2)}\n`, "w")
-  fs.renameSync(temporary, path)
+  await writeDurably(temporary, `${JSON.stringify(checkpoint, null, 2)}\n`, "w")
+  await fs.promises.rename(temporary, path)
 }
 
 /**
  * Writes (`"w"`) or appends (`"a"`) `text` and waits until the disk has it, so that after a power loss the
- * checkpoint never points past a failed line that the failed file lost. Once per save (every 100 ms at most).
+ * checkpoint never points past a failed line that the failed file lost. Once per save (every 100 ms at most), off
+ * the event loop: a slow disk delays the checkpoint, not the requests.
  */
-export const writeDurably = (path: string, text: string, flag: "w" | "a"): void => {
-  const fd = fs.openSync(path, flag)
+export const writeDurably = async (path: string, text: string, flag: "w" | "a"): Promise<void> => {
+  const file = await fs.promises.open(path, flag)
   try {
-    fs.writeSync(fd, text)
-    fs.fsyncSync(fd)
+    await file.writeFile(text)
+    await file.sync()
   } finally {
-    fs.closeSync(fd)
+    await file.close()
   }
 }
 

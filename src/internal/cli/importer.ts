@@ -15,6 +15,7 @@
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import * as Semaphore from "effect/Semaphore"
 import * as crypto from "node:crypto"
 import type { AnalyticsError } from "../../AnalyticsError.ts"
 import * as Message from "../../Message.ts"
@@ -124,6 +125,7 @@ export class FileImport {
   #checkpointedLines = 0
   #written = 0
   #failedLines: Array<string> = []
+  readonly #saving = Semaphore.makeUnsafe(1)
 
   /**
    * `engine` is `undefined` for a dry run. `stop` is told when the engine refuses for a reason of its own (closed,
@@ -214,31 +216,40 @@ export class FileImport {
    * file (so a checkpoint never passes a failed line that is not written down).
    */
   readonly save: Effect.Effect<void, ImportError> = Effect.clockWith((clock) =>
-    Effect.try({
-      try: () => {
+    Effect.tryPromise({
+      try: async () => {
+        // What this save writes is taken at once; the disk is written without blocking the requests.
         this.#advance()
-        if (this.#failedLines.length > 0 && this.failed !== undefined) {
-          Checkpoint.writeDurably(this.failed, this.#failedLines.join(""), "a")
-          this.#failedLines = []
-        }
+        const failedLines = this.#failedLines
+        this.#failedLines = []
         const path = this.#options.checkpoint
-        if (path === undefined || this.#checkpointed === this.#written) return
-        Checkpoint.write(path, {
-          version: 1,
-          file: this.file,
-          offset: this.#checkpointed,
-          lines: this.#checkpointedLines,
-          prefixSha256: this.#hash.copy().digest("hex"),
-          delivered: this.counts.delivered,
-          rejected: this.counts.rejected,
-          failed: this.counts.failed,
-          updatedAt: new Date(clock.currentTimeMillisUnsafe()).toISOString()
-        })
-        this.#written = this.#checkpointed
+        const checkpoint: Checkpoint.Checkpoint | undefined = path === undefined || this.#checkpointed === this.#written
+          ? undefined
+          : {
+            version: 1,
+            file: this.file,
+            offset: this.#checkpointed,
+            lines: this.#checkpointedLines,
+            prefixSha256: this.#hash.copy().digest("hex"),
+            delivered: this.counts.delivered,
+            rejected: this.counts.rejected,
+            failed: this.counts.failed,
+            updatedAt: new Date(clock.currentTimeMillisUnsafe()).toISOString()
+          }
+        if (failedLines.length > 0 && this.failed !== undefined) {
+          await Checkpoint.writeDurably(this.failed, failedLines.join(""), "a")
+        }
+        if (path === undefined || checkpoint === undefined) return
+        await Checkpoint.write(path, checkpoint)
+        this.#written = checkpoint.offset
       },
       catch: (error) =>
         new ImportError({ message: `cannot save the import's progress: ${messageOf(error)}`, exitCode: 1 })
     })
+  ).pipe(
+    // One save at a time, and never cut short: a rename must not land after a later save's.
+    Semaphore.withPermits(this.#saving, 1),
+    Effect.uninterruptible
   )
 
   /** Counts a line and parses its call; `undefined` when it holds none (blank) or an invalid one (rejected). */
