@@ -255,12 +255,18 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
 
   const up = switching.withPermits(1)(Effect.callback<void, HttpServerError.ServeError>((resume) => {
     if (closed || server.listening) return resume(Effect.void)
-    const onError = (cause: Error) => resume(Effect.fail(new HttpServerError.ServeError({ cause })))
-    server.once("error", onError)
-    server.listen({ host, port }, () => {
+    // Each outcome removes the other's listener: a failed attempt (the port is taken) leaves nothing behind.
+    const onListening = () => {
       server.off("error", onError)
       resume(Effect.void)
-    })
+    }
+    const onError = (cause: Error) => {
+      server.off("listening", onListening)
+      resume(Effect.fail(new HttpServerError.ServeError({ cause })))
+    }
+    server.once("error", onError)
+    server.once("listening", onListening)
+    server.listen({ host, port })
   }))
 
   // Added after the server's own finalizers, so it runs first: no request can keep the server's close waiting.

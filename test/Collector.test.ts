@@ -364,6 +364,28 @@ describe("Collector", () => {
       assert.strictEqual((yield* c.stats).requests, 2) // refused connections never reach the collector
     }))
 
+  it.live("up fails with ServeError while its port is taken, leaves nothing behind, and works once it is free", () =>
+    Effect.gen(function*() {
+      const c = yield* collector()
+      yield* c.down
+      const squatter = Net.createServer()
+      yield* Effect.callback<void>((resume) => void squatter.listen(c.port, "127.0.0.1", () => resume(Effect.void)))
+      const warnings: Array<string> = []
+      const onWarning = (warning: Error) => void warnings.push(warning.name)
+      process.on("warning", onWarning)
+      // More failed attempts than an emitter's default listener limit: a listener left by each would be reported.
+      for (let attempt = 0; attempt < 12; attempt++) {
+        const failed = yield* Effect.flip(c.up)
+        assert.strictEqual(failed._tag, "ServeError")
+      }
+      yield* Effect.callback<void>((resume) => void squatter.close(() => resume(Effect.void)))
+      yield* c.up
+      assert.strictEqual((yield* post(c.url, [message(1)])).status, 200)
+      yield* Effect.promise(() => new Promise((resolve) => setImmediate(resolve)))
+      process.off("warning", onWarning)
+      assert.deepStrictEqual(warnings, [])
+    }))
+
   it.live("closing the scope frees the port, and port and path options are honoured", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
