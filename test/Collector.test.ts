@@ -209,6 +209,10 @@ describe("Collector", () => {
       assert.strictEqual(stats.messages, 3)
       const requests = yield* c.requests
       assert.deepStrictEqual(requests.map((r) => [r.accepted, r.duplicates]), [[2, 0], [1, 2]])
+      // An empty messageId is no id (the inspector flags it): such messages are never taken for copies of each other.
+      yield* post(c.url, [message(4, { messageId: "" }), message(5, { messageId: "" })])
+      assert.deepStrictEqual((yield* c.messages).map((m) => m.event), ["e1", "e2", "e3", "e4", "e5"])
+      assert.strictEqual((yield* c.stats).duplicates, 2)
     }))
 
   it.live("waitFor wakes once enough distinct messages arrived, or a predicate holds", () =>

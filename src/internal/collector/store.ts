@@ -237,7 +237,9 @@ export class Store {
       const item = items[index]!
       const entrySeq = this.received + 1
       const value = item.value as ReceivedMessage
+      // An empty messageId is no id (the checks flag it), not one that all such messages share.
       const id = typeof value === "object" && value !== null && typeof value.messageId === "string"
+          && value.messageId !== ""
         ? value.messageId
         : undefined
       const firstSeen = id === undefined ? undefined : this.seen.get(id)
