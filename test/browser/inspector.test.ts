@@ -131,6 +131,30 @@ describe.skipIf(!hasChromium)("the inspector in Chromium", () => {
     await collector.close()
   })
 
+  it("forgets requests beyond what the collector keeps, those without messages too", async () => {
+    const collector = await Collector.start({ writeKey, retain: 3 })
+    const { page, errors } = await open(collector.inspectorUrl!)
+    await post(collector.url, [track(1)])
+    // Bodies that are not JSON: requests without messages, which only the count of requests can bound.
+    for (let i = 2; i <= 6; i++) {
+      const refused = await fetch(`${collector.url}/v1/batch`, {
+        method: "POST",
+        headers: { authorization },
+        body: "{"
+      })
+      assert.strictEqual(refused.status, 400)
+      await page.waitForFunction((n) => document.getElementById("c-requests")?.textContent === n, String(i))
+    }
+    await summaryIs(page, "Showing all 0 messages in 3 requests")
+    assert.strictEqual((await rowTexts(page, "request")).length, 3)
+    // The next accepted message shows under its request, after the page forgot the older ones.
+    await post(collector.url, [track(7)])
+    await summaryIs(page, "Showing all 1 message in 3 requests")
+    assert.deepStrictEqual(errors, [])
+    await page.close()
+    await collector.close()
+  })
+
   it("keeps no more message JSON than the collector does", async () => {
     // Messages near 32 KB: the collector keeps 64 MB of their JSON, fewer than 2 400 of them, and so does the page.
     const big = await Collector.start({ writeKey })

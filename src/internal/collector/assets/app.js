@@ -21,6 +21,7 @@ let jsonLength = 0
 let paused = false
 let pending = []
 let pendingMessages = 0
+let pendingRequests = 0
 let pendingJson = 0
 /** The selected row (its key, as in rows). */
 let selected = undefined
@@ -450,6 +451,7 @@ $("pause").addEventListener("click", () => {
     const waiting = pending
     pending = []
     pendingMessages = 0
+    pendingRequests = 0
     pendingJson = 0
     for (const batch of waiting) add(batch)
   }
@@ -478,20 +480,30 @@ const add = (batch) => {
     jsonLength += m.json.length
   }
   for (const r of batch.requests) requests.push(r)
-  // Forget the oldest beyond what the collector keeps, by count and by size: the rows that show them are the last ones.
+  // Forget the oldest beyond what the collector keeps: messages by count and by size, requests by count (refused
+  // ones have no messages to bound them). A request goes with its messages and messages with their request, as in
+  // the collector's feed. The rows that show what is forgotten are the last ones.
   let forget = Math.max(0, messages.length - retain)
   for (let i = 0; i < forget; i++) jsonLength -= messages[i].json.length
   while (jsonLength > retainJson && forget < messages.length - 1) jsonLength -= messages[forget++].json.length
+  let dropRequests = Math.max(0, requests.length - retain)
   if (forget > 0) {
-    messages = messages.slice(forget)
-    const oldest = messages[0].seq
-    let dropRequests = 0
+    const oldestKept = messages[forget].seq
     while (
-      dropRequests < requests.length - 1 && requests[dropRequests].first + requests[dropRequests].count <= oldest
+      dropRequests < requests.length - 1 &&
+      requests[dropRequests].first + requests[dropRequests].count <= oldestKept
     ) {
       dropRequests++
     }
-    if (dropRequests > 0) requests = requests.slice(dropRequests)
+  }
+  if (dropRequests > 0) {
+    const keptFrom = requests[dropRequests].first
+    while (forget < messages.length && messages[forget].seq < keptFrom) jsonLength -= messages[forget++].json.length
+  }
+  if (forget > 0 || dropRequests > 0) {
+    messages = messages.slice(forget)
+    requests = requests.slice(dropRequests)
+    const oldest = messages.length > 0 ? messages[0].seq : Infinity
     const firstRequest = requests[0].seq
     while (rows.length > 0) {
       const key = rows[rows.length - 1]
@@ -516,6 +528,7 @@ const reset = () => {
   shown = 0
   pending = []
   pendingMessages = 0
+  pendingRequests = 0
   pendingJson = 0
   jsonLength = 0
   selected = undefined
@@ -543,14 +556,18 @@ const connect = () => {
       batch.jsonLength = batch.messages.reduce((sum, m) => sum + m.json.length, 0)
       pending.push(batch)
       pendingMessages += batch.messages.length
+      pendingRequests += batch.requests.length
       pendingJson += batch.jsonLength
       // What waits is bounded as the list is: the oldest batches go once the newer ones fill what the page keeps.
       while (
         pending.length > 1 &&
-        (pendingMessages - pending[0].messages.length >= retain || pendingJson - pending[0].jsonLength >= retainJson)
+        (pendingMessages - pending[0].messages.length >= retain ||
+          pendingRequests - pending[0].requests.length >= retain ||
+          pendingJson - pending[0].jsonLength >= retainJson)
       ) {
         const gone = pending.shift()
         pendingMessages -= gone.messages.length
+        pendingRequests -= gone.requests.length
         pendingJson -= gone.jsonLength
       }
       summarize()
