@@ -213,6 +213,7 @@ describe("cdp-analytics import", () => {
       assert.strictEqual(ran.messages.length, 3)
       assert.match(ran.stderr, /error: .*second\.ndjson\.checkpoint/)
       assert.match(ran.stdout, /Imported .*first\.ndjson: 3 lines[^]*delivered: 3\n[^]*Stopped: /)
+      assert.notMatch(ran.stdout, /second\.ndjson: 0 lines/)
     }))
 
   it.effect("refuses a checkpoint whose last line, imported without its newline, was completed since", () =>
@@ -282,6 +283,23 @@ describe("cdp-analytics import", () => {
       assert.isBelow(ran.messages.length, lines)
     }))
 
+  it.effect("failed lines that cannot be written down keep every later checkpoint before them", () =>
+    Effect.gen(function*() {
+      const file = writeLines(tmp(), "unwritable.ndjson", validLines(300))
+      // The failed file cannot be appended to (it is a folder), and the first request fails for good.
+      fs.mkdirSync(`${file}.failed.ndjson`)
+      const ran = yield* cli(importing(file), {
+        handler: (_, index) => Effect.succeed(index === 0 ? { status: 400 } : { status: 200, body: "{}" })
+      })
+      assert.strictEqual(ran.code, exitCodes.incomplete)
+      assert.match(ran.stderr, /error: cannot save the import's progress: .*EISDIR/)
+      // Lines 1 to 100 are in no file: a resume must send them again, so no checkpoint passes them.
+      const checkpoint = fs.existsSync(`${file}.checkpoint`)
+        ? JSON.parse(fs.readFileSync(`${file}.checkpoint`, "utf8"))
+        : { lines: 0 }
+      assert.strictEqual(checkpoint.lines, 0)
+    }))
+
   it.effect("a refused write key stops the import; the checkpoint stays before what was not delivered", () =>
     Effect.gen(function*() {
       const file = writeLines(tmp(), "refused.ndjson", validLines(50))
@@ -319,6 +337,31 @@ describe("cdp-analytics import", () => {
       assert.strictEqual(second.code, exitCodes.ok, second.stderr)
       const ids = [...first.messages, ...second.messages].map((m) => m.messageId)
       assert.deepStrictEqual(ids, lines.map((line, i) => messageIdOf(i + 1, line)))
+    }))
+
+  it.effect("a checkpoint that cannot be written after SIGINT is still reported", () =>
+    Effect.gen(function*() {
+      const dir = tmp()
+      const file = writeLines(dir, "signal-then-disk.ndjson", validLines(3000))
+      const gone = path.join(dir, "gone")
+      fs.mkdirSync(gone)
+      const interrupted = yield* Deferred.make<"SIGINT">()
+      const handler: MockHttp.Handler = (_, index) => {
+        if (index === 2) {
+          fs.rmSync(gone, { recursive: true })
+          Deferred.doneUnsafe(interrupted, Effect.succeed("SIGINT" as const))
+        }
+        return Effect.succeed({ status: 200 })
+      }
+      let signals = 0
+      const signal = Effect.suspend(() => signals++ === 0 ? Deferred.await(interrupted) : Effect.never)
+      const ran = yield* cli(
+        importing(file, "--events-per-request", "10", "--concurrency", "1", "--checkpoint", path.join(gone, "x")),
+        { handler, signal }
+      )
+      assert.strictEqual(ran.code, exitCodes.SIGINT)
+      assert.match(ran.stdout, /Stopped: SIGINT/)
+      assert.match(ran.stderr, /error: cannot save the import's progress: .*ENOENT/)
     }))
 
   it.effect("stopped while a request hangs, it waits 10 s at most, and the hung lines stay after the checkpoint", () =>

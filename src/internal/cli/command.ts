@@ -159,10 +159,13 @@ const runImport = (input: ImportInput): Effect.Effect<number, ImportError, Io> =
     const stopWith = (stopped: Stop) => Deferred.doneUnsafe(stop, Effect.succeed(stopped))
     // What cannot go on (a checkpoint that does not match, a file that fails, one that cannot be saved) stops the
     // import with its reason; the summary still tells what was done before.
+    let errorPrinted = false
     const stopOnError = (effect: Effect.Effect<void, ImportError>) =>
       Effect.catch(effect, (error) =>
         Effect.sync(() => {
-          if (!Deferred.isDoneUnsafe(stop)) progress.print(`error: ${error.message}`)
+          // Printed even when a signal stopped the import first: a save that fails then must not go unseen.
+          if (!errorPrinted) progress.print(`error: ${error.message}`)
+          errorPrinted = true
           stopWith({ reason: error.message, exitCode: error.exitCode })
         }))
     // The first signal stops reading; the second stops waiting for the requests in flight.
@@ -230,6 +233,8 @@ const runImport = (input: ImportInput): Effect.Effect<number, ImportError, Io> =
     const importFile = (fileImport: FileImport) =>
       Effect.gen(function*() {
         const resumed = yield* fileImport.resume
+        // Listed (and saved by the ticker) once it begins: a file whose checkpoint is refused is not in the summary.
+        imports.push(fileImport)
         if (resumed !== undefined) {
           progress.print(
             `${fileImport.file}: resuming after line ${resumed.lines} (byte ${resumed.offset}) from ${fileImport.checkpoint}`
@@ -242,7 +247,6 @@ const runImport = (input: ImportInput): Effect.Effect<number, ImportError, Io> =
       })
     for (const fileImport of planned) {
       if (Deferred.isDoneUnsafe(stop)) break
-      imports.push(fileImport)
       yield* stopOnError(importFile(fileImport))
     }
     if (engine !== undefined) {

@@ -237,7 +237,13 @@ export class FileImport {
             updatedAt: new Date(clock.currentTimeMillisUnsafe()).toISOString()
           }
         if (failedLines.length > 0 && this.failed !== undefined) {
-          await Checkpoint.writeDurably(this.failed, failedLines.join(""), "a")
+          try {
+            await Checkpoint.writeDurably(this.failed, failedLines.join(""), "a")
+          } catch (error) {
+            // Not written down: they stay to be written, and no checkpoint may pass them until they are.
+            this.#failedLines = failedLines.concat(this.#failedLines)
+            throw error
+          }
         }
         if (path === undefined || checkpoint === undefined) return
         await Checkpoint.write(path, checkpoint)
