@@ -155,6 +155,40 @@ describe.skipIf(!hasChromium)("the inspector in Chromium", () => {
     await collector.close()
   })
 
+  it("a request that lost some of its messages shows the rest, and one without messages stays while kept", async () => {
+    const collector = await Collector.start({ writeKey, retain: 3 })
+    const { page, errors } = await open(collector.inspectorUrl!)
+    // A filter is on while the page forgets: its count must stay exact.
+    await page.locator("#f-name").fill("order")
+    await post(collector.url, [track(1), track(2)])
+    await summaryIs(page, "Showing 2 of 2 messages")
+    await post(collector.url, [track(3), track(4)])
+    await summaryIs(page, "Showing 3 of 3 messages (the collector keeps the latest 3 of the 4 received)")
+    assert.strictEqual(await page.locator("#list .row").count(), 5) // 2 requests, 3 messages
+    await page.close()
+
+    const small = await Collector.start({ writeKey, retain: 2 })
+    const second = await open(small.inspectorUrl!)
+    // One at a time, each reaching the page before the next is sent (the counters come after the rows).
+    const requestsShown = (n: number) =>
+      second.page.waitForFunction((n) => document.getElementById("c-requests")?.textContent === n, String(n))
+    await post(small.url, [track(5)])
+    await requestsShown(1)
+    const unreadable = await fetch(`${small.url}/v1/batch`, { method: "POST", headers: { authorization }, body: "{" })
+    assert.strictEqual(unreadable.status, 400)
+    await requestsShown(2)
+    await post(small.url, [track(6), track(7)])
+    // The collector keeps the last 2 requests (one of them without messages) and messages: so does the page.
+    await summaryIs(
+      second.page,
+      "Showing all 2 messages in 2 requests (the collector keeps the latest 2 of the 3 received)"
+    )
+    assert.deepStrictEqual([...errors, ...second.errors], [])
+    await second.page.close()
+    await small.close()
+    await collector.close()
+  })
+
   it("keeps no more message JSON than the collector does", async () => {
     // Messages near 32 KB: the collector keeps 64 MB of their JSON, fewer than 2 400 of them, and so does the page.
     const big = await Collector.start({ writeKey })

@@ -491,6 +491,7 @@ const add = (batch) => {
     const oldestKept = messages[forget].seq
     while (
       dropRequests < requests.length - 1 &&
+      requests[dropRequests].first < oldestKept &&
       requests[dropRequests].first + requests[dropRequests].count <= oldestKept
     ) {
       dropRequests++
@@ -510,6 +511,15 @@ const add = (batch) => {
       if (key < 0 ? -key >= firstRequest : key >= oldest) break
       rows.pop()
       if (key > 0) shown--
+    }
+    // The oldest request kept may have lost some of its messages (its rows come last): build its rows again.
+    const at = rows.lastIndexOf(-firstRequest)
+    if (at !== -1) {
+      shown -= rows.length - at - 1
+      rows.length = at
+      const rebuilt = rowsOf([requests[0]])
+      for (const key of rebuilt.rows) rows.push(key)
+      shown += rebuilt.count
     }
   }
   const added = rowsOf(batch.requests)
