@@ -170,8 +170,8 @@ describe.skipIf(!hasChromium)("the inspector in Chromium", () => {
     const small = await Collector.start({ writeKey, retain: 2 })
     const second = await open(small.inspectorUrl!)
     // One at a time, each reaching the page before the next is sent (the counters come after the rows).
-    const requestsShown = (n: number) =>
-      second.page.waitForFunction((n) => document.getElementById("c-requests")?.textContent === n, String(n))
+    const requestsShown = (count: number) =>
+      second.page.waitForFunction((n) => document.getElementById("c-requests")?.textContent === n, String(count))
     await post(small.url, [track(5)])
     await requestsShown(1)
     const unreadable = await fetch(`${small.url}/v1/batch`, { method: "POST", headers: { authorization }, body: "{" })
