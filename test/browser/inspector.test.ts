@@ -57,6 +57,19 @@ const summaryIs = (page: Page, text: string, timeout = 10_000) =>
     timeout
   })
 
+/** Waits until a counter (`received`, `requests`, …) shows `count`: the rows before it have reached the page. */
+const counterIs = (page: Page, counter: string, count: number) =>
+  page.waitForFunction(
+    ([id, expected]) => document.getElementById(id)?.textContent === expected,
+    [`c-${counter}`, String(count)] as const
+  )
+
+/** A request whose body is not JSON: answered 400, recorded with no messages. */
+const postUnreadable = async (url: string) => {
+  const response = await fetch(`${url}/v1/batch`, { method: "POST", headers: { authorization }, body: "{" })
+  assert.strictEqual(response.status, 400)
+}
+
 const rowTexts = (page: Page, kind: "message" | "request") => page.locator(`#list .row.${kind}`).allTextContents()
 
 let browser: Browser
@@ -120,7 +133,7 @@ describe.skipIf(!hasChromium)("the inspector in Chromium", () => {
     // One at a time, each reaching the page before the next is sent (the counters come after the rows).
     for (let i = 1; i <= 10; i++) {
       await post(collector.url, [track(i)])
-      await page.waitForFunction((n) => document.getElementById("c-received")?.textContent === n, String(i))
+      await counterIs(page, "received", i)
     }
     // Only what a Resume would show waits: the 3 latest.
     assert.match(await page.locator("#summary").textContent() ?? "", / Paused: 3 new messages waiting\.$/)
@@ -137,13 +150,8 @@ describe.skipIf(!hasChromium)("the inspector in Chromium", () => {
     await post(collector.url, [track(1)])
     // Bodies that are not JSON: requests without messages, which only the count of requests can bound.
     for (let i = 2; i <= 6; i++) {
-      const refused = await fetch(`${collector.url}/v1/batch`, {
-        method: "POST",
-        headers: { authorization },
-        body: "{"
-      })
-      assert.strictEqual(refused.status, 400)
-      await page.waitForFunction((n) => document.getElementById("c-requests")?.textContent === n, String(i))
+      await postUnreadable(collector.url)
+      await counterIs(page, "requests", i)
     }
     await summaryIs(page, "Showing all 0 messages in 3 requests")
     assert.strictEqual((await rowTexts(page, "request")).length, 3)
@@ -170,13 +178,10 @@ describe.skipIf(!hasChromium)("the inspector in Chromium", () => {
     const small = await Collector.start({ writeKey, retain: 2 })
     const second = await open(small.inspectorUrl!)
     // One at a time, each reaching the page before the next is sent (the counters come after the rows).
-    const requestsShown = (count: number) =>
-      second.page.waitForFunction((n) => document.getElementById("c-requests")?.textContent === n, String(count))
     await post(small.url, [track(5)])
-    await requestsShown(1)
-    const unreadable = await fetch(`${small.url}/v1/batch`, { method: "POST", headers: { authorization }, body: "{" })
-    assert.strictEqual(unreadable.status, 400)
-    await requestsShown(2)
+    await counterIs(second.page, "requests", 1)
+    await postUnreadable(small.url)
+    await counterIs(second.page, "requests", 2)
     await post(small.url, [track(6), track(7)])
     // The collector keeps the last 2 requests (one of them without messages) and messages: so does the page.
     await summaryIs(
